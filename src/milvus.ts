@@ -1,0 +1,137 @@
+// Everything that changes with Milvus and chart releases lives here, in one place.
+
+/** Milvus Deployments, named `<fullname>-<component>` and labelled `component=<component>`. */
+export type Component =
+  | 'mixcoord'
+  | 'rootcoord'
+  | 'querycoord'
+  | 'datacoord'
+  | 'indexcoord'
+  | 'proxy'
+  | 'querynode'
+  | 'datanode'
+  | 'indexnode'
+  | 'streamingnode'
+  | 'standalone';
+
+export const ALL_COMPONENTS: readonly Component[] = [
+  'mixcoord',
+  'rootcoord',
+  'querycoord',
+  'datacoord',
+  'indexcoord',
+  'proxy',
+  'querynode',
+  'datanode',
+  'indexnode',
+  'streamingnode',
+  'standalone',
+];
+
+/** The separate coordinators that mixcoord replaces, with the values key that switches each. */
+export const LEGACY_COORDINATORS: readonly { component: Component; valuesKey: string }[] = [
+  { component: 'rootcoord', valuesKey: 'rootCoordinator' },
+  { component: 'querycoord', valuesKey: 'queryCoordinator' },
+  { component: 'datacoord', valuesKey: 'dataCoordinator' },
+  { component: 'indexcoord', valuesKey: 'indexCoordinator' },
+];
+
+/** Oldest Milvus version the action upgrades from. */
+export const MINIMUM_SOURCE_VERSION = '2.5.0';
+
+/** Oldest 2.5 release that may be upgraded to 2.6 (it must also run mixcoord). */
+export const MINIMUM_INTERMEDIATE_VERSION = '2.5.16';
+
+/** Oldest Helm with `--reset-then-reuse-values`. */
+export const MINIMUM_HELM_VERSION = '3.14.0';
+
+/** Oldest Kubernetes the Milvus chart supports. */
+export const MINIMUM_KUBERNETES_VERSION = '1.20.0';
+
+export const DEFAULT_HELM_VERSION = 'v3.19.0';
+
+/**
+ * One hop of the official procedure: the Milvus series it lands on, the `--set`s it always
+ * carries besides `image.all.tag`, and the Milvus Deployments a healthy cluster has afterwards.
+ */
+export interface HopSpec {
+  series: '2.5' | '2.6';
+  sets: readonly (readonly [string, string])[];
+  components: readonly Component[];
+}
+
+export const HOP_TO_MIXCOORD: HopSpec = {
+  series: '2.5',
+  sets: [
+    ['mixCoordinator.enabled', 'true'],
+    ...LEGACY_COORDINATORS.map(({ valuesKey }) => [`${valuesKey}.enabled`, 'false'] as const),
+  ],
+  components: ['mixcoord', 'proxy', 'querynode', 'datanode', 'indexnode'],
+};
+
+export const HOP_TO_STREAMING: HopSpec = {
+  series: '2.6',
+  sets: [
+    ['streaming.enabled', 'true'],
+    ['indexNode.enabled', 'false'],
+  ],
+  components: ['mixcoord', 'proxy', 'querynode', 'datanode', 'streamingnode'],
+};
+
+/** Defaults of the action's version inputs: the documented path. */
+export const DEFAULT_PATH = {
+  intermediateVersion: 'v2.5.16',
+  intermediateChartVersion: '4.2.58',
+  targetVersion: 'v2.6.4',
+  targetChartVersion: '5.0.0',
+} as const;
+
+/**
+ * Message queues as the chart chooses them. `flag` is the values key that enables each; the
+ * chart renders the first enabled of `PULSAR_FAMILY_ORDER`, and a Kafka block besides it.
+ * Milvus prefers Pulsar when both are configured, so Kafka only wins when no Pulsar is enabled.
+ */
+export type MessageQueue =
+  | 'external-pulsar'
+  | 'pulsar'
+  | 'woodpecker'
+  | 'pulsarv3'
+  | 'external-kafka'
+  | 'kafka'
+  | 'rocksmq'
+  | 'natsmq';
+
+export const QUEUE_FLAGS: Readonly<Record<MessageQueue, string | undefined>> = {
+  'external-pulsar': 'externalPulsar.enabled',
+  pulsar: 'pulsar.enabled',
+  woodpecker: 'woodpecker.enabled',
+  pulsarv3: 'pulsarv3.enabled',
+  'external-kafka': 'externalKafka.enabled',
+  kafka: 'kafka.enabled',
+  rocksmq: undefined,
+  natsmq: undefined,
+};
+
+export const PULSAR_FAMILY_ORDER: readonly MessageQueue[] = [
+  'external-pulsar',
+  'pulsar',
+  'woodpecker',
+  'pulsarv3',
+];
+export const KAFKA_FAMILY_ORDER: readonly MessageQueue[] = ['external-kafka', 'kafka'];
+
+/** Chart version at which the default Pulsar became v3 (`pulsarv3.enabled=true`). */
+export const PULSAR_V3_DEFAULT_SINCE_CHART = '4.2.27';
+
+/**
+ * SHA-256 of the official Helm archives the action carries, by version and `<os>-<arch>`.
+ * Other versions need the `helm-sha256` input or the `.sha256sum` published beside the archive.
+ */
+export const HELM_CHECKSUMS: Readonly<Record<string, Readonly<Record<string, string>>>> = {
+  'v3.19.0': {
+    'linux-amd64': 'a7f81ce08007091b86d8bd696eb4d86b8d0f2e1b9f6c714be62f82f96a594496',
+    'linux-arm64': '440cf7add0aee27ebc93fada965523c1dc2e0ab340d4348da2215737fc0d76ad',
+    'darwin-amd64': '09a108c0abda42e45af172be65c49125354bf7cd178dbe10435e94540e49c7b9',
+    'darwin-arm64': '31513e1193da4eb4ae042eb5f98ef9aca7890cfa136f4707c8d4f70e2115bef6',
+  },
+};

@@ -1,0 +1,65 @@
+// What the action observes of a release before planning: plain data, filled in by inspect.ts
+// from Helm and the Kubernetes API, read by the pure rules in assess.ts and planner.ts.
+import type { Component } from './milvus.ts';
+
+/** Helm values as parsed JSON/YAML. */
+export type Values = Record<string, unknown>;
+
+/** The latest revision of a Helm release, as `helm list`/`helm status` report it. */
+export interface ReleaseInfo {
+  name: string;
+  namespace: string;
+  revision: number;
+  /** deployed, failed, pending-install, pending-upgrade, pending-rollback, superseded, … */
+  status: string;
+  chartName: string;
+  chartVersion: string;
+  appVersion: string;
+}
+
+export interface DeploymentInfo {
+  name: string;
+  component: Component;
+  replicas: number;
+  readyReplicas: number;
+  updatedReplicas: number;
+  availableReplicas: number;
+  generation: number;
+  observedGeneration: number;
+  /** Images of the container named after the component (the Milvus container). */
+  images: string[];
+}
+
+export interface PodInfo {
+  name: string;
+  /** The `component` label; for Milvus pods one of the Milvus components. */
+  component: string | undefined;
+  /** True for the pods of the Milvus chart itself, false for etcd, MinIO, Pulsar, Kafka… */
+  milvus: boolean;
+  ready: boolean;
+  /** Pod phase, or `Terminating` once a deletion timestamp is set. */
+  phase: string;
+  /** Why the pod is not ready, when known (a waiting reason such as CrashLoopBackOff). */
+  reason: string | undefined;
+  /** Image of the Milvus container (named after the component); undefined for other pods. */
+  milvusImage: string | undefined;
+}
+
+/** A Deployment of this cluster owned by the Milvus Operator rather than Helm. */
+export interface OperatorSign {
+  deployment: string;
+  reason: string;
+}
+
+export interface ObservedRelease {
+  release: ReleaseInfo;
+  /** `helm get values`: what the user supplied (and what earlier hops set). */
+  userValues: Values;
+  /** `helm get values --all`: the values the current revision was rendered with. */
+  computedValues: Values;
+  /** Milvus Deployments of the release (selected by name and instance labels). */
+  deployments: DeploymentInfo[];
+  /** Every pod of the release: Milvus and its dependencies. */
+  pods: PodInfo[];
+  operator: OperatorSign[];
+}
