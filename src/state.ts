@@ -52,7 +52,8 @@ export interface OperatorSign {
 }
 
 export interface ObservedRelease {
-  release: ReleaseInfo;
+  /** Undefined when Helm has no release of that name in the namespace. */
+  release: ReleaseInfo | undefined;
   /** `helm get values`: what the user supplied (and what earlier hops set). */
   userValues: Values;
   /** `helm get values --all`: the values the current revision was rendered with. */

@@ -1,0 +1,220 @@
+// The action's inputs, read once and validated before anything touches the network.
+import { accessSync, constants, readFileSync, statSync } from 'node:fs';
+import { isAbsolute, resolve } from 'node:path';
+import * as core from '@actions/core';
+import semver from 'semver';
+import { parse } from 'yaml';
+import type { Targets } from './assess.ts';
+import { MINIMUM_HELM_VERSION, MINIMUM_INTERMEDIATE_VERSION } from './milvus.ts';
+import type { Values } from './state.ts';
+import { compareVersions, isPrerelease, normalizeVersion, series } from './versions.ts';
+
+export interface Inputs extends Targets {
+  releaseName: string;
+  namespace: string;
+  /** Kubeconfig contents (secret); undefined: use KUBECONFIG or ~/.kube/config. */
+  kubeconfig: string | undefined;
+  kubeContext: string | undefined;
+  chartRepository: string;
+  helmVersion: string;
+  helmDownloadBaseUrl: string;
+  helmSha256: string | undefined;
+  /** As given (a Go duration, passed to Helm), and in milliseconds. */
+  timeout: string;
+  timeoutMs: number;
+  dryRun: boolean;
+  valuesFiles: { path: string; values: Values }[];
+}
+
+/** One or more inputs are invalid; the message lists every problem at once. */
+export class InputError extends Error {
+  constructor(problems: string[]) {
+    super(
+      `Invalid input${problems.length > 1 ? 's' : ''}:\n${problems.map((p) => `- ${p}`).join('\n')}\nNothing was changed; fix the workflow's with: block and re-run.`,
+    );
+    this.name = 'InputError';
+  }
+}
+
+const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+const HELM_RELEASE = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+const CHART_NAME = /^[a-z0-9]([-a-z0-9_.]*[a-z0-9])?$/;
+const GO_DURATION = /^(\d+(\.\d+)?(ns|us|µs|ms|s|m|h))+$/;
+const UNIT_MS: Record<string, number> = {
+  ns: 1e-6,
+  us: 1e-3,
+  µs: 1e-3,
+  ms: 1,
+  s: 1000,
+  m: 60_000,
+  h: 3_600_000,
+};
+
+/** A Go duration (`20m`, `1h30m`, `90s`) in milliseconds; undefined when malformed or zero. */
+export function parseDuration(raw: string): number | undefined {
+  if (!GO_DURATION.test(raw)) return undefined;
+  let ms = 0;
+  for (const [, amount, , unit] of raw.matchAll(/(\d+(\.\d+)?)(ns|us|µs|ms|s|m|h)/g)) {
+    ms += Number(amount) * (UNIT_MS[unit as string] as number);
+  }
+  return ms > 0 ? ms : undefined;
+}
+
+type Reader = (name: string) => string;
+
+/**
+ * Reads and validates every input. `read` returns an input's raw value (default: the runner's
+ * `INPUT_*` environment); `workspace` is where relative values-file paths are resolved.
+ */
+export function getInputs(
+  read: Reader = (name) => core.getInput(name),
+  workspace: string = process.env.GITHUB_WORKSPACE || process.cwd(),
+): Inputs {
+  const problems: string[] = [];
+  const bad = (name: string, value: string, allowed: string) =>
+    problems.push(`${name}: '${value}' is not valid; ${allowed}.`);
+  const get = (name: string) => read(name).trim();
+
+  const releaseName = get('release-name');
+  if (!releaseName)
+    problems.push('release-name is required: the Helm release of the Milvus cluster.');
+  else if (releaseName.length > 53 || !HELM_RELEASE.test(releaseName)) {
+    bad(
+      'release-name',
+      releaseName,
+      'a Helm release name is up to 53 lowercase letters, digits, - and .',
+    );
+  }
+
+  const namespace = get('namespace') || 'default';
+  if (namespace.length > 63 || !DNS_LABEL.test(namespace)) {
+    bad('namespace', namespace, 'a namespace is up to 63 lowercase letters, digits and -');
+  }
+
+  const version = (name: string) => {
+    const raw = get(name);
+    const normalized = normalizeVersion(raw);
+    if (!normalized) bad(name, raw, 'expected a version such as v2.6.4 (the v is optional)');
+    return normalized ?? raw;
+  };
+  const targetVersion = version('target-version');
+  const intermediateVersion = version('intermediate-version');
+  if (normalizeVersion(targetVersion)) {
+    if (series(targetVersion) !== '2.6' || isPrerelease(targetVersion)) {
+      bad(
+        'target-version',
+        targetVersion,
+        'the target must be a 2.6.x release (not a pre-release)',
+      );
+    }
+  }
+  if (normalizeVersion(intermediateVersion)) {
+    if (
+      series(intermediateVersion) !== '2.5' ||
+      isPrerelease(intermediateVersion) ||
+      compareVersions(intermediateVersion, MINIMUM_INTERMEDIATE_VERSION) < 0
+    ) {
+      bad(
+        'intermediate-version',
+        intermediateVersion,
+        `the first hop must land on a 2.5.x release of at least v${MINIMUM_INTERMEDIATE_VERSION}`,
+      );
+    }
+  }
+
+  const chartVersion = (name: string) => {
+    const raw = get(name);
+    if (!semver.valid(raw)) bad(name, raw, 'expected an exact chart version such as 5.0.0');
+    return raw;
+  };
+  const targetChartVersion = chartVersion('target-chart-version');
+  const intermediateChartVersion = chartVersion('intermediate-chart-version');
+
+  const url = (name: string) => {
+    const raw = get(name).replace(/\/+$/, '');
+    let ok = false;
+    try {
+      ok = ['http:', 'https:'].includes(new URL(raw).protocol);
+    } catch {}
+    if (!ok) bad(name, raw, 'expected an http(s) URL');
+    return raw;
+  };
+  const chartRepository = url('chart-repository');
+  const helmDownloadBaseUrl = url('helm-download-base-url');
+
+  const chartName = get('chart-name');
+  if (!CHART_NAME.test(chartName))
+    bad('chart-name', chartName, 'expected a chart name such as milvus');
+
+  const helmRaw = get('helm-version');
+  const helmVersion = normalizeVersion(helmRaw);
+  if (
+    !helmVersion ||
+    isPrerelease(helmVersion) ||
+    compareVersions(helmVersion, MINIMUM_HELM_VERSION) < 0
+  ) {
+    bad(
+      'helm-version',
+      helmRaw,
+      `expected a Helm release of at least v${MINIMUM_HELM_VERSION}, such as v3.19.0`,
+    );
+  }
+
+  const sha = get('helm-sha256').toLowerCase();
+  if (sha && !/^[0-9a-f]{64}$/.test(sha)) bad('helm-sha256', sha, 'expected 64 hexadecimal digits');
+
+  const timeout = get('timeout');
+  const timeoutMs = parseDuration(timeout);
+  if (timeoutMs === undefined)
+    bad('timeout', timeout, 'expected a Go duration such as 20m or 1h30m');
+
+  const dryRunRaw = get('dry-run') || 'false';
+  const dryRun = /^(true|True|TRUE)$/.test(dryRunRaw);
+  if (!dryRun && !/^(false|False|FALSE)$/.test(dryRunRaw))
+    bad('dry-run', dryRunRaw, 'expected true or false');
+
+  const valuesFiles = read('values-files')
+    .split(/\r?\n/)
+    .map((line) => line.trim())
+    .filter(Boolean)
+    .flatMap((file) => {
+      const path = isAbsolute(file) ? file : resolve(workspace, file);
+      try {
+        accessSync(path, constants.R_OK);
+        if (!statSync(path).isFile()) throw new Error('not a file');
+        const values: unknown = parse(readFileSync(path, 'utf8')) ?? {};
+        if (typeof values !== 'object' || Array.isArray(values))
+          throw new Error('not a YAML mapping');
+        return [{ path, values: values as Values }];
+      } catch (error) {
+        bad(
+          'values-files',
+          file,
+          `each line must name a readable YAML values file (${(error as Error).message})`,
+        );
+        return [];
+      }
+    });
+
+  const kubeconfig = read('kubeconfig');
+  if (problems.length > 0) throw new InputError(problems);
+  return {
+    releaseName,
+    namespace,
+    kubeconfig: kubeconfig.trim() ? kubeconfig : undefined,
+    kubeContext: get('kube-context') || undefined,
+    targetVersion,
+    targetChartVersion,
+    intermediateVersion,
+    intermediateChartVersion,
+    chartRepository,
+    chartName,
+    helmVersion: helmVersion as string,
+    helmDownloadBaseUrl,
+    helmSha256: sha || undefined,
+    timeout,
+    timeoutMs: timeoutMs as number,
+    dryRun,
+    valuesFiles,
+  };
+}

@@ -1,0 +1,1030 @@
+import assert from 'node:assert/strict';
+import { execFile, execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { promisify } from 'node:util';
+import { gzipSync } from 'node:zlib';
+import { UpgradeError } from '../src/errors.ts';
+import {
+  checkHelmVersion,
+  exactFilter,
+  Helm,
+  HelmError,
+  parseHistory,
+  parseList,
+  parseStatus,
+  STDERR_LIMIT,
+  splitChart,
+  summarizeDryRun,
+  trimStderr,
+  type UpgradeSpec,
+  upgradeArgs,
+} from '../src/helm.ts';
+import { HOP_TO_MIXCOORD, HOP_TO_STREAMING } from '../src/milvus.ts';
+import { startTestCluster, type TestCluster } from './cluster/index.ts';
+import { chartArchive, MILVUS_CHART_VERSIONS, startChartRepository } from './support/chart-repo.ts';
+import { HELM_VERSIONS, helmBinary } from './support/helm-binaries.ts';
+
+const execFileAsync = promisify(execFile);
+const scratch = mkdtempSync(join(tmpdir(), 'helm-test-'));
+// Helm.create makes its private repository directory under RUNNER_TEMP: keep it in scratch.
+process.env.RUNNER_TEMP = scratch;
+after(() => rmSync(scratch, { recursive: true, force: true }));
+
+/** A HOME and Helm directories of the test's own, so the real user's Helm set-up is never read. */
+function isolatedEnv(name: string): Record<string, string> {
+  const home = join(scratch, name);
+  mkdirSync(home, { recursive: true });
+  return {
+    HOME: home,
+    HELM_CACHE_HOME: join(home, 'cache'),
+    HELM_CONFIG_HOME: join(home, 'config'),
+    HELM_DATA_HOME: join(home, 'data'),
+    KUBECACHEDIR: join(home, 'kubecache'),
+  };
+}
+
+const hop1: UpgradeSpec = {
+  release: 'my-milvus',
+  namespace: 'milvus',
+  chartRef: 'zilliztech/milvus',
+  chartVersion: '4.2.58',
+  sets: [['image.all.tag', 'v2.5.16'], ...HOP_TO_MIXCOORD.sets],
+  helmMajor: 3,
+  timeout: '20m',
+};
+
+describe('upgradeArgs', () => {
+  const cases: { name: string; spec: UpgradeSpec; expected: string[] }[] = [
+    {
+      name: 'hop 1 on Helm 3',
+      spec: hop1,
+      expected: [
+        'upgrade',
+        'my-milvus',
+        'zilliztech/milvus',
+        '--namespace',
+        'milvus',
+        '--version',
+        '4.2.58',
+        '--reset-then-reuse-values',
+        '--set',
+        'image.all.tag=v2.5.16',
+        '--set',
+        'mixCoordinator.enabled=true',
+        '--set',
+        'rootCoordinator.enabled=false',
+        '--set',
+        'queryCoordinator.enabled=false',
+        '--set',
+        'dataCoordinator.enabled=false',
+        '--set',
+        'indexCoordinator.enabled=false',
+        '--wait',
+        '--timeout',
+        '20m',
+      ],
+    },
+    {
+      name: 'hop 2 on Helm 4, with values files and queue pins',
+      spec: {
+        release: 'my-milvus',
+        namespace: 'milvus',
+        chartRef: 'zilliztech/milvus',
+        chartVersion: '5.0.0',
+        valuesFiles: ['/work/a values.yaml', 'b.yaml'],
+        sets: [
+          ['image.all.tag', 'v2.6.4'],
+          ...HOP_TO_STREAMING.sets,
+          ['pulsar.enabled', 'true'],
+          ['pulsarv3.enabled', 'false'],
+        ],
+        helmMajor: 4,
+        timeout: '1h30m',
+      },
+      expected: [
+        'upgrade',
+        'my-milvus',
+        'zilliztech/milvus',
+        '--namespace',
+        'milvus',
+        '--version',
+        '5.0.0',
+        '--reset-then-reuse-values',
+        '-f',
+        '/work/a values.yaml',
+        '-f',
+        'b.yaml',
+        '--set',
+        'image.all.tag=v2.6.4',
+        '--set',
+        'streaming.enabled=true',
+        '--set',
+        'indexNode.enabled=false',
+        '--set',
+        'pulsar.enabled=true',
+        '--set',
+        'pulsarv3.enabled=false',
+        '--wait=watcher',
+        '--timeout',
+        '1h30m',
+      ],
+    },
+    {
+      name: 'a dry run on Helm 3: rendered on the server, no wait',
+      spec: { ...hop1, sets: [['image.all.tag', 'v2.5.16']], dryRun: true },
+      expected: [
+        'upgrade',
+        'my-milvus',
+        'zilliztech/milvus',
+        '--namespace',
+        'milvus',
+        '--version',
+        '4.2.58',
+        '--reset-then-reuse-values',
+        '--set',
+        'image.all.tag=v2.5.16',
+        '--dry-run=server',
+        '--output',
+        'json',
+        '--timeout',
+        '20m',
+      ],
+    },
+    {
+      name: 'a dry run on Helm 4: the same flags',
+      spec: { ...hop1, sets: [], helmMajor: 4, dryRun: true },
+      expected: [
+        'upgrade',
+        'my-milvus',
+        'zilliztech/milvus',
+        '--namespace',
+        'milvus',
+        '--version',
+        '4.2.58',
+        '--reset-then-reuse-values',
+        '--dry-run=server',
+        '--output',
+        'json',
+        '--timeout',
+        '20m',
+      ],
+    },
+    {
+      name: 'values with commas and backslashes stay literal',
+      spec: { ...hop1, sets: [['extraEnv[0].value', 'a,b\\c']], helmMajor: 4 },
+      expected: [
+        'upgrade',
+        'my-milvus',
+        'zilliztech/milvus',
+        '--namespace',
+        'milvus',
+        '--version',
+        '4.2.58',
+        '--reset-then-reuse-values',
+        '--set',
+        'extraEnv[0].value=a\\,b\\\\c',
+        '--wait=watcher',
+        '--timeout',
+        '20m',
+      ],
+    },
+  ];
+  for (const { name, spec, expected } of cases) {
+    test(name, () => assert.deepEqual(upgradeArgs(spec), expected));
+  }
+
+  test('never forces, rolls back, or installs', () => {
+    for (const helmMajor of [3, 4] as const) {
+      for (const dryRun of [false, true]) {
+        const args = upgradeArgs({ ...hop1, helmMajor, dryRun });
+        for (const flag of ['--force', '--atomic', '--rollback-on-failure', '--install', '-i']) {
+          assert.ok(!args.some((arg) => arg === flag || arg.startsWith(`${flag}=`)), flag);
+        }
+        assert.equal(args.filter((a) => a === '--reset-then-reuse-values').length, 1);
+      }
+    }
+  });
+
+  test('refuses a timeout that is not a Go duration, and odd keys', () => {
+    assert.throws(() => upgradeArgs({ ...hop1, timeout: '20 minutes' }), /not a Go duration/);
+    assert.throws(() => upgradeArgs({ ...hop1, timeout: '' }), /not a Go duration/);
+    assert.throws(() => upgradeArgs({ ...hop1, sets: [['a=b', 'c']] }), /not a values key/);
+    assert.throws(() => upgradeArgs({ ...hop1, sets: [['a,b', 'c']] }), /not a values key/);
+    assert.doesNotThrow(() => upgradeArgs({ ...hop1, timeout: '1h2m3.5s' }));
+  });
+});
+
+describe('parsing Helm output', () => {
+  test('splits chart names that contain dashes', () => {
+    const cases: [string, string, string][] = [
+      ['milvus-4.2.58', 'milvus', '4.2.58'],
+      ['my-chart-1.0.0-rc.1', 'my-chart', '1.0.0-rc.1'],
+      ['milvus-operator-1.3.0', 'milvus-operator', '1.3.0'],
+      ['a-2-b-10.20.30+build.5', 'a-2-b', '10.20.30+build.5'],
+      ['chart-v1.2.3', 'chart', 'v1.2.3'],
+      ['chart-1.2-3.4.5', 'chart-1.2', '3.4.5'],
+      ['no-version', 'no-version', ''],
+    ];
+    for (const [chart, chartName, chartVersion] of cases) {
+      assert.deepEqual(splitChart(chart), { chartName, chartVersion }, chart);
+    }
+  });
+
+  test('exactFilter anchors and escapes', () => {
+    assert.equal(exactFilter('my-milvus'), '^my-milvus$');
+    assert.equal(exactFilter('a.b'), '^a\\.b$');
+  });
+
+  test('parses list, history and status JSON', () => {
+    assert.deepEqual(
+      parseList(
+        '[{"name":"m","namespace":"ns","revision":"3","updated":"2025-01-01 00:00:00 +0000 UTC","status":"pending-upgrade","chart":"milvus-4.2.58","app_version":"2.5.16"}]',
+      ),
+      [
+        {
+          name: 'm',
+          namespace: 'ns',
+          revision: 3,
+          status: 'pending-upgrade',
+          chart: 'milvus-4.2.58',
+          chartName: 'milvus',
+          chartVersion: '4.2.58',
+          appVersion: '2.5.16',
+          updated: '2025-01-01 00:00:00 +0000 UTC',
+        },
+      ],
+    );
+    assert.deepEqual(parseList('[]'), []);
+    assert.deepEqual(
+      parseHistory(
+        '[{"revision":1,"updated":"t","status":"superseded","chart":"milvus-4.2.20","app_version":"2.5.4","description":"Install complete"}]',
+      ),
+      [
+        {
+          revision: 1,
+          updated: 't',
+          status: 'superseded',
+          chart: 'milvus-4.2.20',
+          chartName: 'milvus',
+          chartVersion: '4.2.20',
+          appVersion: '2.5.4',
+          description: 'Install complete',
+        },
+      ],
+    );
+    const status = parseStatus(
+      JSON.stringify({
+        name: 'm',
+        namespace: 'ns',
+        version: 4,
+        info: { status: 'deployed', description: 'Upgrade complete', last_deployed: 'x' },
+        config: { secret: 'do-not-keep' },
+        manifest: 'kind: Secret',
+      }),
+    );
+    assert.deepEqual(status, {
+      name: 'm',
+      namespace: 'ns',
+      revision: 4,
+      status: 'deployed',
+      description: 'Upgrade complete',
+      lastDeployed: 'x',
+      chartName: undefined,
+      chartVersion: undefined,
+      appVersion: undefined,
+    });
+    assert.throws(
+      () => parseList('Error: nope'),
+      (error: unknown) => {
+        assert.ok(error instanceof HelmError);
+        assert.doesNotMatch(error.message, /nope/, 'output is never quoted');
+        return true;
+      },
+    );
+  });
+
+  test('summarizes a dry run as Kind/name, from JSON or text', () => {
+    const manifest = [
+      '---',
+      '# Source: milvus/templates/secret.yaml',
+      'apiVersion: v1',
+      'kind: Secret',
+      'metadata:',
+      '  name: my-milvus-minio',
+      'data:',
+      '  password: c2VjcmV0',
+      '---',
+      '# Source: milvus/templates/deployment.yaml',
+      'apiVersion: apps/v1',
+      'kind: Deployment',
+      'metadata:',
+      '  name: my-milvus-proxy',
+      '',
+    ].join('\n');
+    const hook = 'apiVersion: batch/v1\nkind: Job\nmetadata:\n  name: my-milvus-init\n';
+    const json = JSON.stringify({
+      name: 'my-milvus',
+      manifest,
+      hooks: [{ name: 'my-milvus-init', manifest: hook }],
+      config: { password: 'secret' },
+    });
+    const expected = ['Secret/my-milvus-minio', 'Deployment/my-milvus-proxy', 'Job/my-milvus-init'];
+    assert.deepEqual(summarizeDryRun(json), expected);
+    const text = `Release "my-milvus" has been upgraded. Happy Helming!\nNAME: my-milvus\nHOOKS:\n---\n${hook}MANIFEST:\n${manifest}\nNOTES:\nkind: NotAnObject\nmetadata:\n  name: nope\n`;
+    assert.deepEqual(summarizeDryRun(text).sort(), [...expected].sort());
+    assert.deepEqual(summarizeDryRun(''), []);
+  });
+
+  test('checks the Helm version', () => {
+    assert.deepEqual(checkHelmVersion('v3.19.0'), { version: 'v3.19.0', major: 3 });
+    assert.deepEqual(checkHelmVersion('v3.14.0\n'), { version: 'v3.14.0', major: 3 });
+    assert.deepEqual(checkHelmVersion('v4.1.4'), { version: 'v4.1.4', major: 4 });
+    assert.throws(
+      () => checkHelmVersion('v3.13.3', '/usr/bin/helm'),
+      (error: unknown) => {
+        assert.ok(error instanceof UpgradeError);
+        assert.match(error.what, /v3\.13\.3 is older than 3\.14\.0/);
+        assert.match(error.next, /helm-version/);
+        return true;
+      },
+    );
+    assert.throws(() => checkHelmVersion('v5.0.0'), /Helm 3 and Helm 4 only/);
+    assert.throws(() => checkHelmVersion('<no value>', '/x/helm'), /\/x\/helm reports version/);
+  });
+
+  test('HelmError keeps the end of stderr, at most STDERR_LIMIT characters', () => {
+    const long = `${'noise\n'.repeat(1000)}Error: UPGRADE FAILED: timed out waiting for the condition`;
+    const error = new HelmError('upgrade', 1, long);
+    assert.ok(error.stderr.length <= STDERR_LIMIT);
+    assert.match(error.stderr, /^….*timed out waiting for the condition$/s);
+    assert.match(error.message, /^helm upgrade failed \(exit code 1\): …/);
+    assert.match(error.hint, /raise the timeout input/);
+    assert.equal(trimStderr('  short \n'), 'short');
+    assert.match(
+      new HelmError(
+        'upgrade',
+        1,
+        'Error: UPGRADE FAILED: another operation (install/upgrade/rollback) is in progress',
+      ).hint,
+      /Another Helm operation holds the release/,
+    );
+  });
+});
+
+describe('Helm.create against the real binaries', () => {
+  for (const version of HELM_VERSIONS) {
+    test(version, async () => {
+      const helm = await Helm.create({
+        binary: helmBinary(version),
+        env: isolatedEnv(`create-${version}`),
+        kubeconfig: '/nonexistent/kubeconfig',
+        kubeContext: 'ctx',
+      });
+      assert.equal(helm.version, version);
+      assert.equal(helm.major, version.startsWith('v4') ? 4 : 3);
+      assert.equal(helm.env.KUBECONFIG, '/nonexistent/kubeconfig');
+      assert.equal(helm.env.HELM_KUBECONTEXT, 'ctx');
+      assert.match(
+        helm.env.HELM_REPOSITORY_CONFIG ?? '',
+        /milvus-upgrade-helm-.*repositories\.yaml$/,
+      );
+      assert.match(helm.env.HELM_REPOSITORY_CACHE ?? '', /milvus-upgrade-helm-/);
+      assert.equal(
+        helm.rollbackCommand('my-milvus', 'milvus', 7),
+        'helm rollback my-milvus 7 --namespace milvus',
+      );
+      const repositoryDir = dirname(helm.env.HELM_REPOSITORY_CONFIG ?? '');
+      assert.ok(existsSync(repositoryDir));
+      await helm.dispose();
+      assert.ok(!existsSync(repositoryDir), 'dispose removes the private repository directory');
+      assert.deepEqual(helm.upgradeArgs({ ...hop1, sets: [] }).slice(-3), [
+        helm.major === 4 ? '--wait=watcher' : '--wait',
+        '--timeout',
+        '20m',
+      ]);
+    });
+  }
+
+  test('a binary that does not exist: HelmError, exit code -1', async () => {
+    await assert.rejects(
+      Helm.create({ binary: join(scratch, 'no-helm'), env: isolatedEnv('missing') }),
+      (error: unknown) => {
+        assert.ok(error instanceof HelmError);
+        assert.equal(error.exitCode, -1);
+        assert.equal(error.subcommand, 'version');
+        return true;
+      },
+    );
+  });
+
+  test('upgrade refuses forbidden flags before running anything', async () => {
+    const helm = await Helm.create({ binary: helmBinary('v3.18.0'), env: isolatedEnv('forbid') });
+    for (const flag of ['--force', '--atomic', '--rollback-on-failure', '--install']) {
+      await assert.rejects(helm.upgrade([...upgradeArgs(hop1), flag]), /refuses/);
+    }
+    await assert.rejects(helm.upgrade(['rollback', 'x']), /needs arguments from upgradeArgs/);
+  });
+});
+
+/** Writes a minimal chart directory. */
+function writeChart(dir: string, name: string, version: string, appVersion: string): string {
+  const chartDir = join(dir, `${name}-${version}`, name);
+  mkdirSync(join(chartDir, 'templates'), { recursive: true });
+  writeFileSync(
+    join(chartDir, 'Chart.yaml'),
+    `apiVersion: v2\nname: ${name}\nversion: ${version}\nappVersion: "${appVersion}"\ndescription: test chart\n`,
+  );
+  writeFileSync(
+    join(chartDir, 'values.yaml'),
+    [
+      '# Defaults of the test chart.',
+      'image:',
+      '  all:',
+      '    repository: milvusdb/milvus',
+      `    tag: v${appVersion}`,
+      'mixCoordinator:',
+      '  enabled: true',
+      'streaming:',
+      `  enabled: ${version.startsWith('5.')}`,
+      '',
+    ].join('\n'),
+  );
+  writeFileSync(
+    join(chartDir, 'templates', 'configmap.yaml'),
+    'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ .Release.Name }}\ndata:\n  tag: {{ .Values.image.all.tag | quote }}\n',
+  );
+  return chartDir;
+}
+
+function serveDirectory(dir: string): Promise<{ url: string; server: Server }> {
+  const server = createServer((request, response) => {
+    const path = new URL(request.url ?? '/', 'http://repo').pathname;
+    try {
+      const body = readFileSync(join(dir, path.replace(/^\/+/, '').replace(/\.\./g, '')));
+      response.writeHead(200, { 'content-length': body.length });
+      response.end(body);
+    } catch {
+      response.writeHead(404);
+      response.end();
+    }
+  });
+  return new Promise((resolve) => {
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as AddressInfo;
+      resolve({ url: `http://127.0.0.1:${port}/`, server });
+    });
+  });
+}
+
+describe('chart repository commands against a local repository', () => {
+  let repoUrl = '';
+  let server: Server | undefined;
+
+  before(async () => {
+    const source = join(scratch, 'charts');
+    const repo = join(scratch, 'repo');
+    mkdirSync(repo, { recursive: true });
+    const helm = helmBinary('v3.18.0');
+    const env = { ...process.env, ...isolatedEnv('packager') };
+    for (const [name, version, app] of [
+      ['milvus', '4.2.58', '2.5.16'],
+      ['milvus', '5.0.0', '2.6.0'],
+      ['milvus', '5.0.1-rc.1', '2.6.1'],
+      ['milvus-operator', '1.3.0', '1.3.0'],
+    ] as const) {
+      const chartDir = writeChart(source, name, version, app);
+      execFileSync(helm, ['package', chartDir, '--destination', repo], { env, stdio: 'ignore' });
+    }
+    execFileSync(helm, ['repo', 'index', repo], { env, stdio: 'ignore' });
+    ({ url: repoUrl, server } = await serveDirectory(repo));
+  });
+  after(() => {
+    server?.closeAllConnections();
+    server?.close();
+  });
+
+  for (const version of HELM_VERSIONS) {
+    test(`${version}: repo add/update, search exact versions, show values`, async () => {
+      const env = isolatedEnv(`repo-${version}`);
+      // The user's own repository list, which the action must leave alone.
+      const userRepos = join(env.HOME ?? '', 'user-repositories.yaml');
+      writeFileSync(userRepos, 'apiVersion: ""\nrepositories: []\n');
+      const helm = await Helm.create({
+        binary: helmBinary(version),
+        env: { ...env, HELM_REPOSITORY_CONFIG: userRepos },
+      });
+
+      await assert.rejects(helm.searchVersions('zilliztech/milvus'), (error: unknown) => {
+        assert.ok(error instanceof HelmError);
+        assert.equal(error.subcommand, 'search repo');
+        assert.match(error.stderr, /no repositories/);
+        assert.match(error.hint, /chart-repository/);
+        return true;
+      });
+
+      await helm.repoAdd('zilliztech', repoUrl);
+      await helm.repoAdd('zilliztech', repoUrl); // --force-update: idempotent
+      await helm.repoUpdate('zilliztech');
+      assert.equal(readFileSync(userRepos, 'utf8'), 'apiVersion: ""\nrepositories: []\n');
+      assert.match(readFileSync(helm.env.HELM_REPOSITORY_CONFIG ?? '', 'utf8'), /zilliztech/);
+
+      assert.deepEqual(await helm.searchVersions('zilliztech/milvus'), [
+        { version: '5.0.0', appVersion: '2.6.0' },
+        { version: '4.2.58', appVersion: '2.5.16' },
+      ]);
+      assert.deepEqual(await helm.searchVersions('zilliztech/milvus', { devel: true }), [
+        { version: '5.0.1-rc.1', appVersion: '2.6.1' },
+        { version: '5.0.0', appVersion: '2.6.0' },
+        { version: '4.2.58', appVersion: '2.5.16' },
+      ]);
+      assert.deepEqual(await helm.searchVersions('zilliztech/milvus-operator'), [
+        { version: '1.3.0', appVersion: '1.3.0' },
+      ]);
+      assert.deepEqual(await helm.searchVersions('zilliztech/milv'), []);
+
+      assert.deepEqual(await helm.showValues('zilliztech/milvus', '4.2.58'), {
+        image: { all: { repository: 'milvusdb/milvus', tag: 'v2.5.16' } },
+        mixCoordinator: { enabled: true },
+        streaming: { enabled: false },
+      });
+      const five = await helm.showValues('zilliztech/milvus', '5.0.0');
+      assert.deepEqual(five.streaming, { enabled: true });
+
+      await assert.rejects(helm.showValues('zilliztech/milvus', '9.9.9'), (error: unknown) => {
+        assert.ok(error instanceof HelmError);
+        assert.equal(error.subcommand, 'show values');
+        assert.match(error.stderr, /9\.9\.9/);
+        return true;
+      });
+      await assert.rejects(helm.repoAdd('broken', 'http://127.0.0.1:1/'), HelmError);
+    });
+  }
+});
+
+describe('the fixture Milvus chart repository', () => {
+  test('every Helm lists the fixture Milvus versions and reads their defaults', async () => {
+    const repository = await startChartRepository();
+    try {
+      for (const version of HELM_VERSIONS) {
+        const helm = await Helm.create({
+          binary: helmBinary(version),
+          env: isolatedEnv(`fixtures-${version}`),
+        });
+        await helm.repoAdd('fixtures', repository.url);
+        await helm.repoUpdate('fixtures');
+        const versions = await helm.searchVersions('fixtures/milvus');
+        assert.deepEqual(
+          versions.map((v) => v.version),
+          [...MILVUS_CHART_VERSIONS].reverse(),
+          version,
+        );
+        assert.deepEqual(await helm.searchVersions('fixtures/webapp'), [
+          { version: '1.0.0', appVersion: '1.27.0' },
+        ]);
+        const hop2 = await helm.showValues('fixtures/milvus', '5.0.0');
+        assert.equal(asObject(hop2.streaming).enabled, true);
+        assert.equal(asObject(hop2.indexNode).enabled, false);
+        const hop1Values = await helm.showValues('fixtures/milvus', '4.2.58');
+        assert.deepEqual(asObject(asObject(hop1Values.image).all).tag, 'v2.5.16');
+      }
+    } finally {
+      await repository.stop();
+    }
+  });
+});
+
+function asObject(value: unknown): Record<string, unknown> {
+  return value !== null && typeof value === 'object' ? (value as Record<string, unknown>) : {};
+}
+
+/**
+ * The part of a Kubernetes API server that Helm's read commands use: `/version` and the release
+ * Secrets (listed or by name), answered in JSON. Enough for list, history, get values and the not-found case.
+ */
+interface StoredRelease {
+  name: string;
+  version: number;
+  status: string;
+  chart: [string, string, string];
+  config: Record<string, unknown> | null;
+}
+
+function releaseSecret(namespace: string, r: StoredRelease): unknown {
+  const [chartName, chartVersion, appVersion] = r.chart;
+  const payload = {
+    name: r.name,
+    namespace,
+    version: r.version,
+    info: {
+      status: r.status,
+      first_deployed: '2025-01-01T00:00:00Z',
+      last_deployed: '2025-01-01T00:00:00Z',
+      deleted: '',
+      description: `${r.status} revision`,
+    },
+    chart: {
+      metadata: { apiVersion: 'v2', name: chartName, version: chartVersion, appVersion },
+      values: { image: { all: { tag: `v${appVersion}` } } },
+    },
+    config: r.config,
+    manifest: '---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\n',
+  };
+  const encoded = gzipSync(JSON.stringify(payload)).toString('base64');
+  return {
+    apiVersion: 'v1',
+    kind: 'Secret',
+    type: 'helm.sh/release.v1',
+    metadata: {
+      name: `sh.helm.release.v1.${r.name}.v${r.version}`,
+      namespace,
+      labels: { name: r.name, owner: 'helm', status: r.status, version: String(r.version) },
+    },
+    data: { release: Buffer.from(encoded).toString('base64') },
+  };
+}
+
+async function startReleaseStore(
+  namespace: string,
+  releases: StoredRelease[],
+): Promise<{ kubeconfig: string; stop: () => void }> {
+  const server = createServer((request, response) => {
+    const url = new URL(request.url ?? '/', 'http://api');
+    response.setHeader('content-type', 'application/json');
+    if (url.pathname === '/version') {
+      response.end(JSON.stringify({ major: '1', minor: '30', gitVersion: 'v1.30.0' }));
+      return;
+    }
+    if (url.pathname === `/api/v1/namespaces/${namespace}/secrets`) {
+      const labels = new Map(
+        (url.searchParams.get('labelSelector') ?? '')
+          .split(',')
+          .filter(Boolean)
+          .map((pair) => pair.split('=') as [string, string]),
+      );
+      const items = releases
+        .filter((r) => !labels.has('name') || labels.get('name') === r.name)
+        .filter((r) => !labels.has('status') || labels.get('status') === r.status)
+        .map((r) => releaseSecret(namespace, r));
+      response.end(JSON.stringify({ apiVersion: 'v1', kind: 'SecretList', metadata: {}, items }));
+      return;
+    }
+    const byName = releases.find(
+      (r) =>
+        url.pathname ===
+        `/api/v1/namespaces/${namespace}/secrets/sh.helm.release.v1.${r.name}.v${r.version}`,
+    );
+    if (byName) {
+      response.end(JSON.stringify(releaseSecret(namespace, byName)));
+      return;
+    }
+    response.statusCode = 404;
+    response.end(
+      JSON.stringify({
+        apiVersion: 'v1',
+        kind: 'Status',
+        status: 'Failure',
+        reason: 'NotFound',
+        code: 404,
+      }),
+    );
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  const kubeconfig = join(scratch, `kubeconfig-${port}`);
+  writeFileSync(
+    kubeconfig,
+    [
+      'apiVersion: v1',
+      'kind: Config',
+      'clusters:',
+      '- name: store',
+      `  cluster: {server: "http://127.0.0.1:${port}"}`,
+      'contexts:',
+      '- name: store',
+      `  context: {cluster: store, user: anonymous, namespace: ${namespace}}`,
+      'current-context: store',
+      'users:',
+      '- name: anonymous',
+      '  user: {}',
+      '',
+    ].join('\n'),
+  );
+  return {
+    kubeconfig,
+    stop: () => {
+      server.closeAllConnections();
+      server.close();
+    },
+  };
+}
+
+describe('read commands against a release store', () => {
+  const namespace = 'milvus';
+  let store: Awaited<ReturnType<typeof startReleaseStore>>;
+
+  before(async () => {
+    store = await startReleaseStore(namespace, [
+      {
+        name: 'my-milvus',
+        version: 1,
+        status: 'superseded',
+        chart: ['milvus', '4.2.20', '2.5.4'],
+        config: { pulsar: { enabled: true } },
+      },
+      {
+        name: 'my-milvus',
+        version: 2,
+        status: 'pending-upgrade',
+        chart: ['milvus', '4.2.58', '2.5.16'],
+        config: { pulsar: { enabled: true }, image: { all: { tag: 'v2.5.16' } } },
+      },
+      {
+        name: 'bare',
+        version: 1,
+        status: 'deployed',
+        chart: ['my-chart', '1.0.0-rc.1', '1.0'],
+        config: null,
+      },
+      {
+        name: 'broken',
+        version: 1,
+        status: 'failed',
+        chart: ['milvus', '4.2.58', '2.5.16'],
+        config: {},
+      },
+    ]);
+  });
+  after(() => store?.stop());
+
+  for (const version of HELM_VERSIONS) {
+    test(`${version}: list, history, get values; status of a missing release`, async () => {
+      const helm = await Helm.create({
+        binary: helmBinary(version),
+        env: isolatedEnv(`store-${version}`),
+        kubeconfig: store.kubeconfig,
+      });
+
+      const all = await helm.list(namespace);
+      assert.deepEqual(
+        all.map((e) => [e.name, e.revision, e.status, e.chartName, e.chartVersion, e.appVersion]),
+        [
+          ['bare', 1, 'deployed', 'my-chart', '1.0.0-rc.1', '1.0'],
+          ['broken', 1, 'failed', 'milvus', '4.2.58', '2.5.16'],
+          ['my-milvus', 2, 'pending-upgrade', 'milvus', '4.2.58', '2.5.16'],
+        ],
+        'every state is listed, pending-upgrade too',
+      );
+      const mine = await helm.list(namespace, { filter: exactFilter('my-milvus') });
+      assert.deepEqual(
+        mine.map((e) => e.name),
+        ['my-milvus'],
+      );
+      assert.deepEqual(await helm.list(namespace, { filter: exactFilter('my') }), []);
+
+      const history = await helm.history('my-milvus', namespace, 5);
+      assert.deepEqual(
+        history.map((h) => [h.revision, h.status, h.chartVersion, h.description]),
+        [
+          [1, 'superseded', '4.2.20', 'superseded revision'],
+          [2, 'pending-upgrade', '4.2.58', 'pending-upgrade revision'],
+        ],
+      );
+      assert.deepEqual(await helm.history('nosuch', namespace), []);
+
+      assert.deepEqual(await helm.getValues('my-milvus', namespace), {
+        pulsar: { enabled: true },
+        image: { all: { tag: 'v2.5.16' } },
+      });
+      assert.deepEqual(await helm.getValues('my-milvus', namespace, { revision: 1 }), {
+        pulsar: { enabled: true },
+      });
+      assert.deepEqual(await helm.getValues('bare', namespace), {}, 'null values → {}');
+      assert.deepEqual(await helm.getValues('bare', namespace, { all: true }), {
+        image: { all: { tag: 'v1.0' } },
+      });
+      await assert.rejects(helm.getValues('nosuch', namespace), (error: unknown) => {
+        assert.ok(error instanceof HelmError);
+        assert.match(error.stderr, /release: not found/);
+        return true;
+      });
+
+      assert.equal(await helm.status('nosuch', namespace), undefined);
+    });
+
+    test(`${version}: an unreachable cluster is an error, not a missing release`, async () => {
+      const kubeconfig = join(scratch, 'unreachable');
+      writeFileSync(
+        kubeconfig,
+        'apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster: {server: "http://127.0.0.1:1"}\ncontexts:\n- name: c\n  context: {cluster: c, user: u}\ncurrent-context: c\nusers:\n- name: u\n  user: {}\n',
+      );
+      const helm = await Helm.create({
+        binary: helmBinary(version),
+        env: isolatedEnv(`unreachable-${version}`),
+        kubeconfig,
+      });
+      await assert.rejects(helm.status('my-milvus', namespace), (error: unknown) => {
+        assert.ok(error instanceof HelmError);
+        assert.equal(error.subcommand, 'status');
+        assert.equal(error.exitCode, 1);
+        assert.match(error.stderr, /cluster unreachable/i);
+        assert.match(error.message, /Check the kubeconfig and kube-context inputs/);
+        return true;
+      });
+      await assert.rejects(helm.history('my-milvus', namespace), /cluster unreachable/i);
+    });
+  }
+});
+
+describe('against the test cluster', { concurrency: true }, () => {
+  const namespace = 'milvus';
+  let repository: Awaited<ReturnType<typeof startChartRepository>>;
+
+  before(async () => {
+    repository = await startChartRepository();
+  });
+  after(() => repository?.stop());
+
+  for (const version of HELM_VERSIONS) {
+    describe(`Helm ${version}`, { concurrency: 1 }, () => {
+      let cluster: TestCluster;
+      let helm: Helm;
+
+      before(async () => {
+        cluster = await startTestCluster({ namespaces: [namespace], rolloutMs: 50 });
+        const env = { HOME: cluster.dir, ...cluster.env(version) };
+        // Set-up only: the action never installs, so the release is made with Helm directly.
+        // Asynchronously: the cluster answers from this process.
+        await execFileAsync(
+          helmBinary(version),
+          ['install', 'web', chartArchive('1.0.0', 'webapp'), '--namespace', namespace],
+          { env: { ...process.env, ...env } },
+        );
+        helm = await Helm.create({ binary: helmBinary(version), env: env });
+        await helm.repoAdd('fixtures', repository.url);
+      });
+      after(async () => {
+        await helm?.dispose();
+        await cluster?.stop();
+      });
+
+      test('status, list, history and values of a release', async () => {
+        const status = await helm.status('web', namespace);
+        assert.ok(status);
+        assert.equal(status.name, 'web');
+        assert.equal(status.namespace, namespace);
+        assert.equal(status.revision, 1);
+        assert.equal(status.status, 'deployed');
+        assert.equal(await helm.status('nosuch', namespace), undefined);
+        assert.equal(await helm.status('web', 'default'), undefined, 'other namespace');
+
+        const [entry, ...rest] = await helm.list(namespace, { filter: exactFilter('web') });
+        assert.deepEqual(rest, []);
+        assert.equal(entry?.chartName, 'webapp');
+        assert.equal(entry?.chartVersion, '1.0.0');
+        assert.equal(entry?.appVersion, '1.27.0');
+        assert.equal(entry?.revision, 1);
+
+        assert.deepEqual(await helm.getValues('web', namespace), {});
+        const all = await helm.getValues('web', namespace, { all: true });
+        assert.deepEqual(all.image, { repository: 'nginx', tag: '1.27' });
+        assert.deepEqual(
+          (await helm.history('web', namespace)).map((h) => [h.revision, h.status]),
+          [[1, 'deployed']],
+        );
+      });
+
+      test('a dry run renders on the server, streams nothing and changes nothing', async () => {
+        const lines: string[] = [];
+        const result = await helm.upgrade(
+          helm.upgradeArgs({
+            release: 'web',
+            namespace,
+            chartRef: 'fixtures/webapp',
+            chartVersion: '1.0.0',
+            sets: [['image.tag', '1.28']],
+            timeout: '60s',
+            dryRun: true,
+          }),
+          { onLine: (line) => lines.push(line) },
+        );
+        assert.deepEqual(lines, []);
+        assert.equal(result.stdout, '');
+        assert.deepEqual(result.objects?.sort(), ['Deployment/web-webapp', 'Service/web-webapp']);
+        assert.equal((await helm.status('web', namespace))?.revision, 1);
+        const deployment = cluster.store.get('deployments', namespace, 'web-webapp');
+        assert.match(JSON.stringify(deployment?.spec), /nginx:1\.27/);
+      });
+
+      test('an upgrade streams Helm output, waits, and keeps the values', async () => {
+        const valuesFile = join(cluster.dir, 'extra-values.yaml');
+        writeFileSync(valuesFile, 'service:\n  port: 8080\n');
+        const lines: string[] = [];
+        const args = helm.upgradeArgs({
+          release: 'web',
+          namespace,
+          chartRef: 'fixtures/webapp',
+          chartVersion: '1.0.0',
+          valuesFiles: [valuesFile],
+          sets: [
+            ['image.tag', '1.28'],
+            ['replicaCount', '2'],
+          ],
+          timeout: '60s',
+        });
+        assert.ok(args.includes(helm.major === 4 ? '--wait=watcher' : '--wait'));
+        const result = await helm.upgrade(args, { onLine: (line) => lines.push(line) });
+        assert.equal(result.exitCode, 0);
+        assert.ok(
+          lines.some((line) => /has been upgraded/.test(line)),
+          lines.join('\n'),
+        );
+        assert.equal(result.objects, undefined);
+
+        const deployment = cluster.store.get('deployments', namespace, 'web-webapp');
+        assert.match(JSON.stringify(deployment?.spec), /nginx:1\.28/);
+        assert.equal(
+          (deployment?.status as { readyReplicas?: number } | undefined)?.readyReplicas,
+          2,
+        );
+        assert.deepEqual(await helm.getValues('web', namespace), {
+          image: { tag: '1.28' },
+          replicaCount: 2,
+          service: { port: 8080 },
+        });
+        const status = await helm.status('web', namespace);
+        assert.equal(status?.revision, 2);
+        assert.equal(status?.status, 'deployed');
+        assert.deepEqual(
+          (await helm.history('web', namespace, 1)).map((h) => [h.revision, h.status]),
+          [[2, 'deployed']],
+        );
+
+        // --reset-then-reuse-values: the next hop keeps what was set before.
+        await helm.upgrade(
+          helm.upgradeArgs({
+            release: 'web',
+            namespace,
+            chartRef: 'fixtures/webapp',
+            chartVersion: '1.0.0',
+            sets: [['image.tag', '1.29']],
+            timeout: '60s',
+          }),
+          { onLine: () => {} },
+        );
+        assert.deepEqual(await helm.getValues('web', namespace), {
+          image: { tag: '1.29' },
+          replicaCount: 2,
+          service: { port: 8080 },
+        });
+      });
+
+      test('a failed upgrade is a HelmError with a short stderr', async () => {
+        await assert.rejects(
+          helm.upgrade(
+            helm.upgradeArgs({
+              release: 'web',
+              namespace,
+              chartRef: 'fixtures/webapp',
+              chartVersion: '9.9.9',
+              sets: [],
+              timeout: '60s',
+            }),
+            { onLine: () => {} },
+          ),
+          (error: unknown) => {
+            assert.ok(error instanceof HelmError);
+            assert.equal(error.subcommand, 'upgrade');
+            assert.equal(error.exitCode, 1);
+            assert.match(error.stderr, /9\.9\.9/);
+            assert.ok(error.stderr.length <= STDERR_LIMIT);
+            return true;
+          },
+        );
+        await assert.rejects(
+          helm.upgrade(
+            helm.upgradeArgs({
+              release: 'nosuch',
+              namespace,
+              chartRef: 'fixtures/webapp',
+              chartVersion: '1.0.0',
+              sets: [],
+              timeout: '60s',
+            }),
+            { onLine: () => {} },
+          ),
+          (error: unknown) => {
+            assert.ok(error instanceof HelmError);
+            assert.match(error.stderr, /"nosuch" has no deployed releases/);
+            assert.match(error.hint, /check release-name and namespace/);
+            return true;
+          },
+        );
+      });
+    });
+  }
+});

@@ -1,0 +1,206 @@
+// Runs the bundled action the way a GitHub runner does, against the project's test cluster, a
+// local chart repository and a local Helm mirror. Shared by the end-to-end tests, the sandbox,
+// the demo and the benchmark.
+import { execFile, spawn } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { startTestCluster, type TestCluster, type TestClusterOptions } from '../cluster/index.ts';
+import { actionDefaults } from './action-defaults.ts';
+import { type ChartRepository, startChartRepository } from './chart-repo.ts';
+import { type HelmVersion, helmBinary } from './helm-binaries.ts';
+import { type HelmMirror, startHelmMirror } from './helm-mirror.ts';
+import { type MilvusInstallOptions, milvusInstallArgs } from './milvus-release.ts';
+import { ROOT } from './paths.ts';
+
+const run = promisify(execFile);
+
+/** Node 24, as the runner's `node24` runtime. */
+export const NODE = join(ROOT, 'node_modules', '.bin', 'node');
+export const DIST = join(ROOT, 'dist', 'index.js');
+/** Name the fixture repository is added under for installs made outside the action. */
+export const FIXTURE_REPO = 'fixtures';
+
+export interface World {
+  cluster: TestCluster;
+  repo: ChartRepository;
+  mirror: HelmMirror;
+  helmVersion: HelmVersion;
+  /** Helm binary for set-up commands (installs, fault set-up), not the one the action installs. */
+  helm: string;
+  /** Environment for set-up Helm commands: the cluster's kubeconfig and private Helm homes. */
+  helmEnv: Record<string, string>;
+  /** Tool cache shared by the action runs of this world, so a second run is a cache hit. */
+  toolCache: string;
+  dir: string;
+  stop(): Promise<void>;
+}
+
+export interface WorldOptions extends TestClusterOptions {
+  helmVersion?: HelmVersion;
+}
+
+export async function startWorld(options: WorldOptions = {}): Promise<World> {
+  const helmVersion = options.helmVersion ?? 'v3.18.0';
+  const [cluster, repo, mirror] = await Promise.all([
+    startTestCluster(options),
+    startChartRepository(),
+    startHelmMirror(),
+  ]);
+  const dir = mkdtempSync(join(tmpdir(), 'milvus-upgrade-world-'));
+  const toolCache = join(dir, 'toolcache');
+  const helm = helmBinary(helmVersion);
+  const helmEnv = { ...process.env, ...cluster.env('setup') } as Record<string, string>;
+  await run(helm, ['repo', 'add', FIXTURE_REPO, repo.url], { env: helmEnv });
+  return {
+    cluster,
+    repo,
+    mirror,
+    helmVersion,
+    helm,
+    helmEnv,
+    toolCache,
+    dir,
+    async stop() {
+      await Promise.all([cluster.stop(), repo.stop(), mirror.stop()]);
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Runs a set-up Helm command against the world's cluster; rejects with Helm's stderr. */
+export async function helm(world: World, args: string[]): Promise<string> {
+  try {
+    return (await run(world.helm, args, { env: world.helmEnv })).stdout;
+  } catch (error) {
+    const { stderr } = error as { stderr?: string };
+    throw new Error(`helm ${args.slice(0, 2).join(' ')} failed: ${stderr ?? error}`);
+  }
+}
+
+/** Installs a fixture Milvus release with real Helm and waits until it is ready. */
+export async function installMilvus(
+  world: World,
+  options: Omit<MilvusInstallOptions, 'chartRef' | 'namespace' | 'release'> &
+    Partial<Pick<MilvusInstallOptions, 'namespace' | 'release'>>,
+): Promise<void> {
+  const args = milvusInstallArgs({
+    release: 'my-milvus',
+    namespace: 'default',
+    chartRef: `${FIXTURE_REPO}/milvus`,
+    ...options,
+  });
+  await helm(world, [...args, '--wait', '--timeout', '2m']);
+}
+
+export interface ActionRun {
+  exitCode: number;
+  stdout: string;
+  stderr: string;
+  outputs: Record<string, string>;
+  /** The job summary markdown the action wrote. */
+  summary: string;
+  durationMs: number;
+}
+
+/** Parses a `GITHUB_OUTPUT` file (`name<<delimiter` blocks, or `name=value` lines). */
+export function parseOutputs(text: string): Record<string, string> {
+  const outputs: Record<string, string> = {};
+  const lines = text.split('\n');
+  for (let i = 0; i < lines.length; i++) {
+    const line = lines[i] ?? '';
+    const heredoc = /^([^=<]+)<<(.+)$/.exec(line);
+    if (heredoc) {
+      const [, name, delimiter] = heredoc;
+      const end = lines.indexOf(delimiter as string, i + 1);
+      outputs[name as string] = lines.slice(i + 1, end).join('\n');
+      i = end;
+    } else if (line.includes('=')) {
+      outputs[line.slice(0, line.indexOf('='))] = line.slice(line.indexOf('=') + 1);
+    }
+  }
+  return outputs;
+}
+
+/** The `with:` inputs that point the action at this world, before a test's own. */
+export function worldInputs(world: World): Record<string, string> {
+  return {
+    ...actionDefaults(),
+    'release-name': 'my-milvus',
+    kubeconfig: world.cluster.kubeconfigYaml,
+    'chart-repository': world.repo.url,
+    'helm-version': world.helmVersion,
+    'helm-download-base-url': world.mirror.baseUrl,
+    'helm-sha256': world.mirror.sha256[world.helmVersion],
+    timeout: '1m',
+  };
+}
+
+export interface RunOptions {
+  /** Extra environment (for example KUBECONFIG when the kubeconfig input is empty). */
+  env?: Record<string, string>;
+  /** Called with each chunk of the action's stdout as it arrives. */
+  onStdout?: (chunk: string) => void;
+}
+
+/**
+ * Runs `dist/index.js` on Node 24 as a runner does: inputs as `INPUT_*` variables, and
+ * `GITHUB_OUTPUT`, `GITHUB_STEP_SUMMARY`, `RUNNER_TEMP` and `RUNNER_TOOL_CACHE` files and folders.
+ */
+export async function runAction(
+  world: World,
+  inputs: Record<string, string> = {},
+  options: RunOptions = {},
+): Promise<ActionRun> {
+  const job = mkdtempSync(join(world.dir, 'job-'));
+  const files = {
+    output: join(job, 'output'),
+    summary: join(job, 'summary'),
+    path: join(job, 'path'),
+  };
+  for (const file of Object.values(files)) writeFileSync(file, '');
+  const home = join(job, 'home');
+  const temp = join(job, 'temp');
+  mkdirSync(home);
+  mkdirSync(temp);
+  const all = { ...worldInputs(world), ...inputs };
+  const env: Record<string, string> = {
+    PATH: process.env.PATH ?? '/usr/bin:/bin',
+    HOME: home,
+    GITHUB_ACTIONS: 'true',
+    GITHUB_WORKSPACE: job,
+    GITHUB_OUTPUT: files.output,
+    GITHUB_STEP_SUMMARY: files.summary,
+    GITHUB_PATH: files.path,
+    RUNNER_TEMP: temp,
+    RUNNER_TOOL_CACHE: world.toolCache,
+    KUBECACHEDIR: join(job, 'kube-cache'),
+    ...Object.fromEntries(
+      Object.entries(all).map(([name, value]) => [`INPUT_${name.toUpperCase()}`, value]),
+    ),
+    ...options.env,
+  };
+  const started = Date.now();
+  const child = spawn(NODE, [DIST], { env, cwd: job, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
+    stdout += chunk;
+    options.onStdout?.(chunk);
+  });
+  child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
+    stderr += chunk;
+  });
+  const exitCode = await new Promise<number>((resolve) =>
+    child.on('close', (code) => resolve(code ?? -1)),
+  );
+  return {
+    exitCode,
+    stdout,
+    stderr,
+    outputs: parseOutputs(readFileSync(files.output, 'utf8')),
+    summary: readFileSync(files.summary, 'utf8'),
+    durationMs: Date.now() - started,
+  };
+}

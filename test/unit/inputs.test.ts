@@ -1,0 +1,160 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, test } from 'node:test';
+import { getInputs, InputError, parseDuration } from '../../src/context.ts';
+import { actionDefaults } from '../support/action-defaults.ts';
+
+const workspace = mkdtempSync(join(tmpdir(), 'inputs-'));
+writeFileSync(join(workspace, 'ok.yaml'), 'queryNode:\n  replicas: 2\n');
+writeFileSync(join(workspace, 'list.yaml'), '- a\n- b\n');
+writeFileSync(join(workspace, 'broken.yaml'), 'a: [\n');
+
+function inputs(overrides: Record<string, string>) {
+  const all: Record<string, string> = {
+    ...actionDefaults(),
+    'release-name': 'milvus',
+    ...overrides,
+  };
+  return getInputs((name) => all[name] ?? '', workspace);
+}
+
+function problems(overrides: Record<string, string>): string {
+  try {
+    inputs(overrides);
+  } catch (error) {
+    assert.ok(error instanceof InputError);
+    return error.message;
+  }
+  assert.fail('expected an InputError');
+}
+
+describe('inputs', () => {
+  test('the defaults of action.yml are valid and normalised', () => {
+    const i = inputs({});
+    assert.equal(i.releaseName, 'milvus');
+    assert.equal(i.namespace, 'default');
+    assert.equal(i.targetVersion, 'v2.6.4');
+    assert.equal(i.intermediateVersion, 'v2.5.16');
+    assert.equal(i.targetChartVersion, '5.0.0');
+    assert.equal(i.intermediateChartVersion, '4.2.58');
+    assert.equal(i.chartRepository, 'https://zilliztech.github.io/milvus-helm');
+    assert.equal(i.chartName, 'milvus');
+    assert.equal(i.helmVersion, 'v3.19.0');
+    assert.equal(i.helmDownloadBaseUrl, 'https://get.helm.sh');
+    assert.equal(i.helmSha256, undefined);
+    assert.equal(i.timeout, '20m');
+    assert.equal(i.timeoutMs, 20 * 60_000);
+    assert.equal(i.dryRun, false);
+    assert.deepEqual(i.valuesFiles, []);
+    assert.equal(i.kubeconfig, undefined);
+    assert.equal(i.kubeContext, undefined);
+  });
+
+  test('versions without v are accepted and normalised', () => {
+    const i = inputs({
+      'target-version': '2.6.5',
+      'intermediate-version': '2.5.17',
+      'helm-version': '4.1.4',
+    });
+    assert.equal(i.targetVersion, 'v2.6.5');
+    assert.equal(i.intermediateVersion, 'v2.5.17');
+    assert.equal(i.helmVersion, 'v4.1.4');
+  });
+
+  test('values files are resolved against the workspace and parsed', () => {
+    const i = inputs({ 'values-files': 'ok.yaml\n\n' });
+    assert.deepEqual(i.valuesFiles, [
+      { path: join(workspace, 'ok.yaml'), values: { queryNode: { replicas: 2 } } },
+    ]);
+  });
+
+  test('dry-run accepts the YAML 1.2 core booleans', () => {
+    assert.equal(inputs({ 'dry-run': 'True' }).dryRun, true);
+    assert.equal(inputs({ 'dry-run': 'FALSE' }).dryRun, false);
+  });
+
+  const invalid: [string, Record<string, string>, RegExp][] = [
+    ['missing release name', { 'release-name': '' }, /release-name is required/],
+    ['release name with capitals', { 'release-name': 'My-Milvus' }, /release-name: 'My-Milvus'/],
+    ['release name too long', { 'release-name': 'a'.repeat(54) }, /release-name/],
+    ['namespace with underscore', { namespace: 'milvus_prod' }, /namespace: 'milvus_prod'/],
+    ['target not semver', { 'target-version': 'latest' }, /target-version: 'latest'.*v2\.6\.4/],
+    ['target not 2.6', { 'target-version': 'v2.5.16' }, /target-version.*2\.6\.x/],
+    ['target a pre-release', { 'target-version': 'v2.6.0-rc1' }, /target-version: 'v2\.6\.0-rc1'/],
+    [
+      'intermediate below 2.5.16',
+      { 'intermediate-version': 'v2.5.15' },
+      /intermediate-version.*2\.5\.16/,
+    ],
+    ['intermediate in 2.6', { 'intermediate-version': 'v2.6.0' }, /intermediate-version/],
+    [
+      'chart version a range',
+      { 'target-chart-version': '^5.0.0' },
+      /target-chart-version: '\^5\.0\.0'/,
+    ],
+    ['chart version empty', { 'intermediate-chart-version': '' }, /intermediate-chart-version/],
+    [
+      'repository not a URL',
+      { 'chart-repository': 'zilliztech' },
+      /chart-repository: 'zilliztech'/,
+    ],
+    [
+      'repository an OCI reference',
+      { 'chart-repository': 'oci://registry/milvus' },
+      /chart-repository.*http/,
+    ],
+    ['chart name with a slash', { 'chart-name': 'zilliztech/milvus' }, /chart-name/],
+    ['helm too old', { 'helm-version': 'v3.13.3' }, /helm-version: 'v3\.13\.3'.*3\.14\.0/],
+    ['helm not a version', { 'helm-version': 'latest' }, /helm-version/],
+    [
+      'download base not a URL',
+      { 'helm-download-base-url': 'ftp://mirror' },
+      /helm-download-base-url/,
+    ],
+    ['sha256 too short', { 'helm-sha256': 'abc123' }, /helm-sha256: 'abc123'/],
+    ['timeout without unit', { timeout: '20' }, /timeout: '20'.*Go duration/],
+    ['timeout zero', { timeout: '0s' }, /timeout: '0s'/],
+    ['dry-run not a boolean', { 'dry-run': 'yes' }, /dry-run: 'yes'/],
+    ['values file missing', { 'values-files': 'nope.yaml' }, /values-files: 'nope\.yaml'.*ENOENT/],
+    [
+      'values file not a mapping',
+      { 'values-files': 'list.yaml' },
+      /values-files: 'list\.yaml'.*mapping/,
+    ],
+    ['values file not YAML', { 'values-files': 'broken.yaml' }, /values-files: 'broken\.yaml'/],
+  ];
+  for (const [name, overrides, expected] of invalid) {
+    test(`refuses ${name}`, () => assert.match(problems(overrides), expected));
+  }
+
+  test('lists every problem at once and says nothing changed', () => {
+    const message = problems({ namespace: 'A', timeout: 'x' });
+    assert.match(message, /Invalid inputs:/);
+    assert.match(message, /namespace/);
+    assert.match(message, /timeout/);
+    assert.match(message, /Nothing was changed/);
+  });
+
+  test('never echoes the kubeconfig', () => {
+    const message = problems({ kubeconfig: 'token: s3cr3t', namespace: 'A' });
+    assert.doesNotMatch(message, /s3cr3t/);
+  });
+});
+
+describe('Go durations', () => {
+  const cases: [string, number | undefined][] = [
+    ['20m', 1_200_000],
+    ['1h30m', 5_400_000],
+    ['90s', 90_000],
+    ['1.5h', 5_400_000],
+    ['500ms', 500],
+    ['0s', undefined],
+    ['20', undefined],
+    ['m', undefined],
+    ['-5m', undefined],
+    ['5 m', undefined],
+  ];
+  for (const [raw, ms] of cases) test(raw, () => assert.equal(parseDuration(raw), ms));
+});
