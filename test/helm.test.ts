@@ -1,13 +1,18 @@
 import assert from 'node:assert/strict';
 import { execFile, execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { promisify } from 'node:util';
-import { gzipSync } from 'node:zlib';
 import { UpgradeError } from '../src/errors.ts';
 import {
   checkHelmVersion,
@@ -27,7 +32,9 @@ import {
 import { HOP_TO_MIXCOORD, HOP_TO_STREAMING } from '../src/milvus.ts';
 import { startTestCluster, type TestCluster } from './cluster/index.ts';
 import { chartArchive, MILVUS_CHART_VERSIONS, startChartRepository } from './support/chart-repo.ts';
+import { type FileServer, serveFiles } from './support/file-server.ts';
 import { HELM_VERSIONS, helmBinary } from './support/helm-binaries.ts';
+import { type ReleaseRecord, writeReleaseRecord } from './support/release-records.ts';
 
 const execFileAsync = promisify(execFile);
 const scratch = mkdtempSync(join(tmpdir(), 'helm-test-'));
@@ -461,29 +468,9 @@ function writeChart(dir: string, name: string, version: string, appVersion: stri
   return chartDir;
 }
 
-function serveDirectory(dir: string): Promise<{ url: string; server: Server }> {
-  const server = createServer((request, response) => {
-    const path = new URL(request.url ?? '/', 'http://repo').pathname;
-    try {
-      const body = readFileSync(join(dir, path.replace(/^\/+/, '').replace(/\.\./g, '')));
-      response.writeHead(200, { 'content-length': body.length });
-      response.end(body);
-    } catch {
-      response.writeHead(404);
-      response.end();
-    }
-  });
-  return new Promise((resolve) => {
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as AddressInfo;
-      resolve({ url: `http://127.0.0.1:${port}/`, server });
-    });
-  });
-}
-
 describe('chart repository commands against a local repository', () => {
   let repoUrl = '';
-  let server: Server | undefined;
+  let server: FileServer | undefined;
 
   before(async () => {
     const source = join(scratch, 'charts');
@@ -501,12 +488,13 @@ describe('chart repository commands against a local repository', () => {
       execFileSync(helm, ['package', chartDir, '--destination', repo], { env, stdio: 'ignore' });
     }
     execFileSync(helm, ['repo', 'index', repo], { env, stdio: 'ignore' });
-    ({ url: repoUrl, server } = await serveDirectory(repo));
+    const files = new Map(
+      readdirSync(repo).map((name) => [`/${name}`, readFileSync(join(repo, name))]),
+    );
+    server = await serveFiles(files, () => 'application/octet-stream');
+    repoUrl = server.url;
   });
-  after(() => {
-    server?.closeAllConnections();
-    server?.close();
-  });
+  after(() => server?.stop());
 
   for (const version of HELM_VERSIONS) {
     test(`${version}: repo add/update, search exact versions, show values`, async () => {
@@ -602,133 +590,13 @@ function asObject(value: unknown): Record<string, unknown> {
   return value !== null && typeof value === 'object' ? (value as Record<string, unknown>) : {};
 }
 
-/**
- * The part of a Kubernetes API server that Helm's read commands use: `/version` and the release
- * Secrets (listed or by name), answered in JSON. Enough for list, history, get values and the not-found case.
- */
-interface StoredRelease {
-  name: string;
-  version: number;
-  status: string;
-  chart: [string, string, string];
-  config: Record<string, unknown> | null;
-}
-
-function releaseSecret(namespace: string, r: StoredRelease): unknown {
-  const [chartName, chartVersion, appVersion] = r.chart;
-  const payload = {
-    name: r.name,
-    namespace,
-    version: r.version,
-    info: {
-      status: r.status,
-      first_deployed: '2025-01-01T00:00:00Z',
-      last_deployed: '2025-01-01T00:00:00Z',
-      deleted: '',
-      description: `${r.status} revision`,
-    },
-    chart: {
-      metadata: { apiVersion: 'v2', name: chartName, version: chartVersion, appVersion },
-      values: { image: { all: { tag: `v${appVersion}` } } },
-    },
-    config: r.config,
-    manifest: '---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\n',
-  };
-  const encoded = gzipSync(JSON.stringify(payload)).toString('base64');
-  return {
-    apiVersion: 'v1',
-    kind: 'Secret',
-    type: 'helm.sh/release.v1',
-    metadata: {
-      name: `sh.helm.release.v1.${r.name}.v${r.version}`,
-      namespace,
-      labels: { name: r.name, owner: 'helm', status: r.status, version: String(r.version) },
-    },
-    data: { release: Buffer.from(encoded).toString('base64') },
-  };
-}
-
-async function startReleaseStore(
-  namespace: string,
-  releases: StoredRelease[],
-): Promise<{ kubeconfig: string; stop: () => void }> {
-  const server = createServer((request, response) => {
-    const url = new URL(request.url ?? '/', 'http://api');
-    response.setHeader('content-type', 'application/json');
-    if (url.pathname === '/version') {
-      response.end(JSON.stringify({ major: '1', minor: '30', gitVersion: 'v1.30.0' }));
-      return;
-    }
-    if (url.pathname === `/api/v1/namespaces/${namespace}/secrets`) {
-      const labels = new Map(
-        (url.searchParams.get('labelSelector') ?? '')
-          .split(',')
-          .filter(Boolean)
-          .map((pair) => pair.split('=') as [string, string]),
-      );
-      const items = releases
-        .filter((r) => !labels.has('name') || labels.get('name') === r.name)
-        .filter((r) => !labels.has('status') || labels.get('status') === r.status)
-        .map((r) => releaseSecret(namespace, r));
-      response.end(JSON.stringify({ apiVersion: 'v1', kind: 'SecretList', metadata: {}, items }));
-      return;
-    }
-    const byName = releases.find(
-      (r) =>
-        url.pathname ===
-        `/api/v1/namespaces/${namespace}/secrets/sh.helm.release.v1.${r.name}.v${r.version}`,
-    );
-    if (byName) {
-      response.end(JSON.stringify(releaseSecret(namespace, byName)));
-      return;
-    }
-    response.statusCode = 404;
-    response.end(
-      JSON.stringify({
-        apiVersion: 'v1',
-        kind: 'Status',
-        status: 'Failure',
-        reason: 'NotFound',
-        code: 404,
-      }),
-    );
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  const kubeconfig = join(scratch, `kubeconfig-${port}`);
-  writeFileSync(
-    kubeconfig,
-    [
-      'apiVersion: v1',
-      'kind: Config',
-      'clusters:',
-      '- name: store',
-      `  cluster: {server: "http://127.0.0.1:${port}"}`,
-      'contexts:',
-      '- name: store',
-      `  context: {cluster: store, user: anonymous, namespace: ${namespace}}`,
-      'current-context: store',
-      'users:',
-      '- name: anonymous',
-      '  user: {}',
-      '',
-    ].join('\n'),
-  );
-  return {
-    kubeconfig,
-    stop: () => {
-      server.closeAllConnections();
-      server.close();
-    },
-  };
-}
-
-describe('read commands against a release store', () => {
+describe('read commands against release records in the test cluster', () => {
   const namespace = 'milvus';
-  let store: Awaited<ReturnType<typeof startReleaseStore>>;
+  let cluster: TestCluster;
 
   before(async () => {
-    store = await startReleaseStore(namespace, [
+    cluster = await startTestCluster({ namespaces: [namespace] });
+    const records: Omit<ReleaseRecord, 'namespace'>[] = [
       {
         name: 'my-milvus',
         version: 1,
@@ -757,16 +625,23 @@ describe('read commands against a release store', () => {
         chart: ['milvus', '4.2.58', '2.5.16'],
         config: {},
       },
-    ]);
+    ];
+    for (const record of records) {
+      const [, , appVersion] = record.chart;
+      writeReleaseRecord(cluster, {
+        ...record,
+        namespace,
+        chartValues: { image: { all: { tag: `v${appVersion}` } } },
+      });
+    }
   });
-  after(() => store?.stop());
+  after(() => cluster?.stop());
 
   for (const version of HELM_VERSIONS) {
     test(`${version}: list, history, get values; status of a missing release`, async () => {
       const helm = await Helm.create({
         binary: helmBinary(version),
-        env: isolatedEnv(`store-${version}`),
-        kubeconfig: store.kubeconfig,
+        env: { ...isolatedEnv(`store-${version}`), ...cluster.env(`store-${version}`) },
       });
 
       const all = await helm.list(namespace);

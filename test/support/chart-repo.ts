@@ -14,12 +14,11 @@ import {
   statSync,
   writeFileSync,
 } from 'node:fs';
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { type Document, isMap, isSeq, parse, parseDocument, stringify } from 'yaml';
+import { serveFiles } from './file-server.ts';
 import { type HelmVersion, helmBinary } from './helm-binaries.ts';
 import { CACHE_DIR, ROOT } from './paths.ts';
 
@@ -235,39 +234,15 @@ export async function startChartRepository(
   }
   files.set('/index.yaml', Buffer.from(index.toString()));
 
-  const paths: string[] = [];
-  const server = createServer((request, response) => {
-    const path = new URL(request.url ?? '/', 'http://repo').pathname;
-    paths.push(path);
-    const body =
-      request.method === 'GET' || request.method === 'HEAD' ? files.get(path) : undefined;
-    if (!body) {
-      response.writeHead(404, { 'content-type': 'text/plain' });
-      response.end('not found\n');
-      return;
-    }
-    response.writeHead(200, {
-      'content-type': path.endsWith('.yaml') ? 'application/x-yaml' : 'application/gzip',
-      'content-length': body.length,
-    });
-    response.end(request.method === 'HEAD' ? undefined : body);
-  });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => resolve());
-  });
-  const { port } = server.address() as AddressInfo;
+  const server = await serveFiles(files, (path) =>
+    path.endsWith('.yaml') ? 'application/x-yaml' : 'application/gzip',
+  );
   return {
-    url: `http://127.0.0.1:${port}`,
+    url: server.url,
     get requests() {
-      return paths.length;
+      return server.paths.length;
     },
-    paths,
-    stop() {
-      return new Promise<void>((resolve, reject) => {
-        server.close((error) => (error ? reject(error) : resolve()));
-        server.closeAllConnections();
-      });
-    },
+    paths: server.paths,
+    stop: server.stop,
   };
 }

@@ -12,9 +12,8 @@ import {
   rmSync,
   writeFileSync,
 } from 'node:fs';
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
+import { serveFiles } from './file-server.ts';
 import { HELM_VERSIONS, type HelmVersion, helmBinary } from './helm-binaries.ts';
 import { CACHE_DIR } from './paths.ts';
 
@@ -147,32 +146,11 @@ export async function startHelmMirror(options: HelmMirrorOptions = {}): Promise<
       files.set(`/${name}.sha256`, readFileSync(join(dir, `${name}.sha256`)));
     }
   }
-  const requests: string[] = [];
-  const server = createServer((request, response) => {
-    const path = new URL(request.url ?? '/', 'http://mirror').pathname;
-    requests.push(path);
-    const body =
-      request.method === 'GET' || request.method === 'HEAD' ? files.get(path) : undefined;
-    if (!body) {
-      response.writeHead(404, { 'content-type': 'text/plain' });
-      response.end('not found\n');
-      return;
-    }
-    response.writeHead(200, {
-      'content-type': 'application/octet-stream',
-      'content-length': body.length,
-    });
-    response.end(request.method === 'HEAD' ? undefined : body);
-  });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => resolve());
-  });
-  const { port } = server.address() as AddressInfo;
+  const server = await serveFiles(files, () => 'application/octet-stream');
   return {
-    baseUrl: `http://127.0.0.1:${port}`,
+    baseUrl: server.url,
     sha256,
-    requests,
+    requests: server.paths,
     corrupt(version) {
       const path = `/${archiveName(version)}`;
       const genuine = files.get(path);
@@ -183,11 +161,6 @@ export async function startHelmMirror(options: HelmMirrorOptions = {}): Promise<
       tampered[at] = (tampered[at] ?? 0) ^ 0xff;
       files.set(path, tampered);
     },
-    stop() {
-      return new Promise<void>((resolve, reject) => {
-        server.close((error) => (error ? reject(error) : resolve()));
-        server.closeAllConnections();
-      });
-    },
+    stop: server.stop,
   };
 }
