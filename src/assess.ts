@@ -145,7 +145,7 @@ export function assess(observed: ObservedRelease, targets: Targets): Assessment 
   }
   if (!release) {
     throw refusal(
-      'The Helm release was not found in the namespace.',
+      `Helm has no release ${observed.name} in the namespace ${observed.namespace}.`,
       'Check the release-name and namespace inputs (helm list --namespace <namespace> lists the releases), and that the kubeconfig points at the right cluster.',
     );
   }

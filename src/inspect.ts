@@ -98,6 +98,18 @@ export async function findRelease(
   return entries.find((entry) => entry.name === release);
 }
 
+/** Waits for `promise` without throwing; the returned function gives its value or throws its error. */
+async function settled<T>(promise: Promise<T>): Promise<() => T> {
+  try {
+    const value = await promise;
+    return () => value;
+  } catch (error) {
+    return () => {
+      throw error;
+    };
+  }
+}
+
 /**
  * Everything the rules need about the release, read in parallel: Helm's release record and
  * values, the instance's Deployments, and its pods (including dependencies labelled `release=`,
@@ -110,18 +122,17 @@ export async function inspectRelease(
   namespace: string,
   chartName: string,
 ): Promise<ObservedRelease> {
-  const [info, deployments, instancePods, dependencyPods] = await Promise.all([
+  // The values are read alongside `helm list` rather than after it; when the release does not
+  // exist they fail, and the failure is dropped.
+  const [info, deployments, instancePods, dependencyPods, user, computed] = await Promise.all([
     findRelease(helm, release, namespace),
     kube.deployments(namespace, releaseSelector(release)),
     kube.pods(namespace, releaseSelector(release)),
     kube.pods(namespace, `release=${release}`),
+    settled(helm.getValues(release, namespace)),
+    settled(helm.getValues(release, namespace, { all: true })),
   ]);
-  const [userValues, computedValues] = info
-    ? await Promise.all([
-        helm.getValues(release, namespace),
-        helm.getValues(release, namespace, { all: true }),
-      ])
-    : [{}, {}];
+  const [userValues, computedValues] = info ? [user(), computed()] : [{}, {}];
   const name = milvusName(computedValues, info?.chartName || chartName);
   const pods = new Map<string, V1Pod>();
   for (const pod of [...instancePods, ...dependencyPods]) pods.set(pod.metadata?.name ?? '', pod);
@@ -129,6 +140,8 @@ export async function inspectRelease(
     (d) => d.metadata?.labels?.['app.kubernetes.io/name'] === name,
   );
   return {
+    name: release,
+    namespace,
     release: info,
     userValues,
     computedValues,

@@ -23,7 +23,8 @@ export interface KubeTarget {
   tempDir: string;
 }
 
-const RETRIES = 5;
+/** Enough to ride out a few seconds of a flapping API server. */
+const RETRIES = 8;
 
 /** Errors worth another try: the server or the network had a moment, not a refusal. */
 function transient(error: unknown): boolean {
@@ -91,10 +92,6 @@ export class Kube {
         );
       }
       maskSecrets(config);
-      privateDir = mkdtempSync(join(target.tempDir, 'milvus-upgrade-'));
-      const path = join(privateDir, 'kubeconfig');
-      writeFileSync(path, target.kubeconfig, { mode: 0o600 });
-      helmEnv.KUBECONFIG = path;
     } else {
       const files = (process.env.KUBECONFIG ?? '').split(':').filter(Boolean);
       const fallback = join(homedir(), '.kube', 'config');
@@ -121,6 +118,14 @@ export class Kube {
       throw new Error(
         'The kubeconfig has no current context with a cluster. Set kube-context, or fix the kubeconfig.',
       );
+    }
+    // Written only once the kubeconfig is known to be usable, so a refusal leaves no copy of
+    // the credentials behind.
+    if (target.kubeconfig) {
+      privateDir = mkdtempSync(join(target.tempDir, 'milvus-upgrade-'));
+      const path = join(privateDir, 'kubeconfig');
+      writeFileSync(path, target.kubeconfig, { mode: 0o600 });
+      helmEnv.KUBECONFIG = path;
     }
     return new Kube(config, helmEnv, privateDir);
   }

@@ -8,11 +8,12 @@ import { Helm, upgradeArgs } from './helm.ts';
 import { findRelease, inspectRelease, milvusName } from './inspect.ts';
 import { installHelm } from './installer.ts';
 import { Kube } from './kube.ts';
-import { MINIMUM_KUBERNETES_VERSION } from './milvus.ts';
+import { type MessageQueue, MINIMUM_KUBERNETES_VERSION } from './milvus.ts';
 import { buildPlan, chooseHops, type HopChoice, type Plan, type PlannedHop } from './planner.ts';
+import { readQueue } from './queue.ts';
 import { Report } from './report.ts';
 import type { Values } from './state.ts';
-import { confirmLanding, type Landing } from './verify.ts';
+import { confirmLanding, type Landing, podProblemsNow } from './verify.ts';
 
 /** The private repository name the chart is added under (in the action's own repository list). */
 const REPO = 'zilliztech';
@@ -22,6 +23,8 @@ export async function run(): Promise<void> {
   let kube: Kube | undefined;
   let helm: Helm | undefined;
   let inputs: Inputs | undefined;
+  /** Adds the chart repository in the background; awaited before Helm's directory is removed. */
+  let repository: Promise<Repository> | undefined;
   try {
     inputs = await core.group('Inputs', async () => readInputs());
     const i = inputs;
@@ -38,7 +41,8 @@ export async function run(): Promise<void> {
     const h = helm;
     const k = kube;
     // Adding the repository needs nothing from the cluster: let it run while the release is read.
-    const repository = settle(addRepository(h, i));
+    const available = settle(addRepository(h, i));
+    repository = available;
 
     const before = await core.group('Release', () => readRelease(h, k, i));
     report.before = before.assessment;
@@ -48,7 +52,7 @@ export async function run(): Promise<void> {
       choices.length === 0
         ? {}
         : await core.group('Chart repository', async () =>
-            checkCharts(h, i, await repository, choices),
+            checkCharts(i, await available, choices),
           );
 
     const plan = await core.group('Plan', async () =>
@@ -79,6 +83,8 @@ export async function run(): Promise<void> {
     core.setFailed(message);
   } finally {
     kube?.dispose();
+    // A refusal can come while Helm still writes the repository list: let it finish first.
+    await repository?.catch(() => undefined);
     await helm?.dispose();
   }
 }
@@ -102,11 +108,12 @@ async function connect(i: Inputs, helmPath: string): Promise<{ kube: Kube; helm:
     context: i.kubeContext,
     tempDir: process.env.RUNNER_TEMP || '/tmp',
   });
+  const created = settle(Helm.create({ binary: helmPath, env: kube.helmEnv }));
   try {
     const [gitVersion, namespace, helm] = await Promise.all([
       kube.serverVersion(),
       kube.namespaceExists(i.namespace),
-      Helm.create({ binary: helmPath, env: kube.helmEnv }),
+      created,
     ]);
     core.info(`API server ${kube.server}: Kubernetes ${gitVersion}`);
     const version = semver.coerce(gitVersion);
@@ -130,14 +137,36 @@ async function connect(i: Inputs, helmPath: string): Promise<{ kube: Kube; helm:
     return { kube, helm };
   } catch (error) {
     kube.dispose();
+    await created.then((helm) => helm.dispose()).catch(() => undefined);
     throw error;
   }
 }
 
-async function addRepository(helm: Helm, i: Inputs): Promise<string[]> {
+/** The chart's versions in the repository, and the defaults of the chart versions the inputs name. */
+interface Repository {
+  versions: string[];
+  /** Settled before `addRepository` returns; a version the repository lacks is a rejection. */
+  defaults: Record<string, Promise<Values>>;
+}
+
+async function addRepository(helm: Helm, i: Inputs): Promise<Repository> {
+  // `repo add` downloads the index into the private cache: no `repo update` needed after it.
   await helm.repoAdd(REPO, i.chartRepository);
-  await helm.repoUpdate(REPO);
-  return (await helm.searchVersions(`${REPO}/${i.chartName}`)).map((v) => v.version);
+  const chart = `${REPO}/${i.chartName}`;
+  // The plan needs the defaults of the hops' charts: read them while searching, not after.
+  const defaults = Object.fromEntries(
+    [i.intermediateChartVersion, i.targetChartVersion].map((version) => [
+      version,
+      settle(helm.showValues(chart, version)),
+    ]),
+  );
+  try {
+    const versions = (await helm.searchVersions(chart)).map((v) => v.version);
+    return { versions, defaults };
+  } finally {
+    // Settle every Helm command before returning, so cleanup never races one.
+    await Promise.allSettled(Object.values(defaults));
+  }
 }
 
 interface ReleaseRead {
@@ -169,11 +198,11 @@ async function readRelease(helm: Helm, kube: Kube, i: Inputs): Promise<ReleaseRe
 }
 
 async function checkCharts(
-  helm: Helm,
   i: Inputs,
-  available: string[],
+  repository: Repository,
   hops: readonly { chartVersion: string }[],
 ): Promise<Record<string, Values>> {
+  const available = repository.versions;
   core.info(`${i.chartRepository}: ${available.length} versions of ${i.chartName}`);
   const needed = [...new Set(hops.map((hop) => hop.chartVersion))];
   const missing = needed.filter((version) => !available.includes(version));
@@ -184,9 +213,7 @@ async function checkCharts(
       'Check chart-repository (a mirror must carry both chart versions) and the chart version inputs.',
     );
   }
-  const defaults = await Promise.all(
-    needed.map((version) => helm.showValues(`${REPO}/${i.chartName}`, version)),
-  );
+  const defaults = await Promise.all(needed.map((version) => repository.defaults[version]));
   for (const version of needed) core.info(`Chart ${i.chartName} ${version}: found`);
   return Object.fromEntries(needed.map((version, n) => [version, defaults[n] as Values]));
 }
@@ -240,7 +267,7 @@ async function dryRun(helm: Helm, i: Inputs, plan: Plan, report: Report): Promis
   );
   report.dryRunObjects = result.objects;
   core.info(
-    `The API server accepted hop ${first.number}; it would apply ${result.objects?.length} objects:`,
+    `Helm rendered hop ${first.number} against the cluster (--dry-run=server): it would apply ${result.objects?.length} objects:`,
   );
   for (const object of result.objects ?? []) core.info(`  ${object}`);
   core.info('Dry run: nothing was changed.');
@@ -259,14 +286,22 @@ async function runHop(
   if (hop.resume) core.info(`Resuming: ${hop.reason}.`);
   core.info(`helm ${hop.args.join(' ')}`);
   const started = Date.now();
-  await helm.upgrade(hop.args);
-  const landing = await confirmLanding(
-    helm,
-    kube,
-    { release: i.releaseName, namespace: i.namespace, name },
-    { version: hop.to, components: hop.components, removes: hop.removes },
-    i.timeoutMs,
-  );
+  const target = { release: i.releaseName, namespace: i.namespace, name };
+  const expect = { version: hop.to, components: hop.components, removes: hop.removes };
+  try {
+    await helm.upgrade(hop.args);
+  } catch (error) {
+    // Helm says only that it timed out: name the pods that held the hop up.
+    const problems = await podProblemsNow(kube, target, expect);
+    if (error instanceof Error && problems.length > 0) {
+      error.message += `\nPods now: ${problems.join('; ')}.`;
+    }
+    throw error;
+  }
+  const [landing, queue] = await Promise.all([
+    confirmLanding(helm, kube, target, expect, i.timeoutMs),
+    confirmQueue(helm, i, report),
+  ]);
   const record = {
     number: hop.number,
     from: hop.from,
@@ -279,7 +314,7 @@ async function runHop(
     removed: before.filter((c) => !landing.components.includes(c)),
   };
   report.hops.push(record);
-  report.after = { ...landing, version: hop.to };
+  report.after = { ...landing, version: hop.to, queue };
   report.current = undefined;
   logLanding(landing, record.added, record.removed);
 }
@@ -305,22 +340,37 @@ async function verify(
   report: Report,
 ): Promise<void> {
   const last = plan.hops[plan.hops.length - 1];
-  const landing = await confirmLanding(
-    helm,
-    kube,
-    { release: i.releaseName, namespace: i.namespace, name },
-    last
-      ? { version: last.to, components: last.components, removes: last.removes }
-      : { version: before.lowest, components: before.components, removes: [] },
-    i.timeoutMs,
-  );
-  report.after = { ...landing, version: last?.to ?? before.lowest };
+  const [landing, queue] = await Promise.all([
+    confirmLanding(
+      helm,
+      kube,
+      { release: i.releaseName, namespace: i.namespace, name },
+      last
+        ? { version: last.to, components: last.components, removes: last.removes }
+        : { version: before.lowest, components: before.components, removes: [] },
+      i.timeoutMs,
+    ),
+    confirmQueue(helm, i, report),
+  ]);
+  report.after = { ...landing, version: last?.to ?? before.lowest, queue };
   core.info(
     `${i.releaseName}: Milvus ${report.after.version}, chart ${landing.release.chartName}-${landing.release.chartVersion}, revision ${landing.release.revision}, ${landing.release.status}`,
   );
   core.info(
-    `Components: ${landing.components.join(', ')}; message queue kept: ${before.queue.queue}`,
+    `Components: ${landing.components.join(', ')}; message queue kept: ${queue} (${before.queue.basis})`,
   );
+}
+
+/** Reads the queue the release renders now and fails when it is not the one it started on. */
+async function confirmQueue(helm: Helm, i: Inputs, report: Report): Promise<MessageQueue> {
+  const expected = report.before?.queue.queue;
+  const now = readQueue(await helm.getValues(i.releaseName, i.namespace, { all: true }));
+  if (!now.queue || now.queue !== expected) {
+    throw new Error(
+      `the release now renders the message queue ${now.queue ?? 'none'} (${now.basis}), not ${expected}`,
+    );
+  }
+  return now.queue;
 }
 
 /** Turns any failure into what failed, the cluster's state now, and the next step. */
@@ -337,6 +387,7 @@ async function failureMessage(
     return new UpgradeError(what, UNCHANGED, 'Fix the cause above and re-run.').message;
   }
   const release = await findRelease(helm, i.releaseName, i.namespace).catch(() => undefined);
+  report.failedAt = release;
   const state = report.state(release);
   if (!hop) {
     return new UpgradeError(

@@ -2,7 +2,7 @@
 // Only versions, names, revisions and booleans go in here: never values or credentials.
 import * as core from '@actions/core';
 import type { Assessment } from './assess.ts';
-import type { Component } from './milvus.ts';
+import type { Component, MessageQueue } from './milvus.ts';
 import type { Plan } from './planner.ts';
 import type { ReleaseInfo } from './state.ts';
 import type { Landing } from './verify.ts';
@@ -29,7 +29,9 @@ export class Report {
   hops: HopRecord[] = [];
   /** The hop under way, for the failure state. */
   current: Plan['hops'][number] | undefined;
-  after: (Landing & { version: string }) | undefined;
+  after: (Landing & { version: string; queue: MessageQueue }) | undefined;
+  /** The release as Helm reported it when the run failed, for the outputs. */
+  failedAt: ReleaseInfo | undefined;
   /** Dry run: the objects the first hop would render. */
   dryRunObjects: string[] | undefined;
   notes: string[] = [];
@@ -53,8 +55,9 @@ export class Report {
     core.setOutput('previous-version', before.lowest);
     core.setOutput('message-queue', before.queue.queue);
     core.setOutput('milvus-version', this.after?.version ?? before.lowest);
-    core.setOutput('chart-version', (this.after?.release ?? before.release).chartVersion);
-    core.setOutput('revision', String((this.after?.release ?? before.release).revision));
+    const release = this.failedAt ?? this.after?.release ?? before.release;
+    core.setOutput('chart-version', release.chartVersion);
+    core.setOutput('revision', String(release.revision));
     core.setOutput('upgraded', String(this.hops.length > 0));
     core.setOutput(
       'hops',
@@ -100,6 +103,9 @@ export class Report {
     if (this.hops.length === 0)
       return `✅ ${this.release} is already at ${before.lowest}; nothing to do`;
     const seconds = this.hops.reduce((sum, h) => sum + h.seconds, 0);
+    if (this.plan?.hops[0]?.resume) {
+      return `✅ ${this.release} finished an interrupted upgrade: now on ${this.after?.version} after ${this.hops.length} hop(s), ${seconds} s`;
+    }
     return `✅ ${this.release} upgraded ${before.lowest} → ${this.after?.version} in ${this.hops.length} hop(s), ${seconds} s`;
   }
 
@@ -110,7 +116,7 @@ export class Report {
       `Release \`${this.release}\` in namespace \`${this.namespace}\`, Helm ${this.helmVersion || 'not installed'}.`,
       true,
     );
-    if (this.failure) s.addCodeBlock(this.failure);
+    if (this.failure) s.addCodeBlock(escapeHtml(this.failure));
     const before = this.before;
     if (before) {
       const after = this.after;
@@ -130,7 +136,7 @@ export class Report {
         ),
         row('Status', before.release.status, after?.release.status),
         row('Components', before.components.join(', '), after?.components.join(', ')),
-        row('Message queue', before.queue.queue, after ? before.queue.queue : undefined),
+        row('Message queue', before.queue.queue, after?.queue),
       ]);
     }
     if (this.hops.length > 0) {
@@ -170,4 +176,9 @@ export class Report {
     }
     await s.write();
   }
+}
+
+/** The summary is HTML: a message quoting `<…>` must show, not vanish into a tag. */
+function escapeHtml(text: string): string {
+  return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 }

@@ -52,6 +52,9 @@ export interface OperatorSign {
 }
 
 export interface ObservedRelease {
+  /** The release name and namespace that were looked up. */
+  name: string;
+  namespace: string;
   /** Undefined when Helm has no release of that name in the namespace. */
   release: ReleaseInfo | undefined;
   /** `helm get values`: what the user supplied (and what earlier hops set). */

@@ -58,6 +58,27 @@ export function podProblems(pods: readonly PodInfo[], expect: Expectation): stri
 }
 
 /**
+ * What the release's pods show now against `expect`, for the message of a hop whose `helm
+ * upgrade` failed (a timeout says nothing of which pods held it up); empty when nothing is off
+ * or the pods cannot be read.
+ */
+export async function podProblemsNow(
+  kube: Kube,
+  target: { release: string; namespace: string; name: string },
+  expect: Expectation,
+): Promise<string[]> {
+  try {
+    const pods = await kube.pods(target.namespace, releaseSelector(target.release));
+    return podProblems(
+      pods.map((pod) => toPodInfo(pod, target.name)),
+      expect,
+    );
+  } catch {
+    return [];
+  }
+}
+
+/**
  * Waits (with a watch) until the release's pods match `expect`, then checks the Deployments
  * and Helm's record. Throws an Error that names exactly what is off.
  */
@@ -70,6 +91,9 @@ export async function confirmLanding(
 ): Promise<Landing> {
   const { release, namespace, name } = target;
   const info = (pods: Parameters<typeof toPodInfo>[0][]) => pods.map((pod) => toPodInfo(pod, name));
+  // Helm's record is final once `helm upgrade` has returned: read it while the pods are checked.
+  const record = findRelease(helm, release, namespace);
+  record.catch(() => undefined);
   try {
     await kube.waitForPods(
       namespace,
@@ -84,7 +108,7 @@ export async function confirmLanding(
 
   const [deployments, entry] = await Promise.all([
     kube.deployments(namespace, milvusSelector(release, name)),
-    findRelease(helm, release, namespace),
+    record,
   ]);
   const milvus = deployments.flatMap((d) => toDeploymentInfo(d) ?? []);
   const components = milvus.map((d) => d.component);

@@ -591,7 +591,7 @@ describe('consistency', () => {
     );
   });
 
-  it('npm scripts run by the workflows exist', (t) => {
+  it('npm scripts run by the workflows exist', () => {
     const scripts = Object.keys(
       (JSON.parse(read('package.json')) as { scripts: Record<string, string> }).scripts,
     );
@@ -605,13 +605,8 @@ describe('consistency', () => {
         }
       }
     }
-    // Scripts that other parts of the project are still adding; a missing one is a TODO here,
-    // any other missing script is a mistake.
-    const pending = new Set(['sandbox', 'demo', 'bench']);
     const missing = [...used].filter((script) => !scripts.includes(script));
-    const unexpected = missing.filter((script) => !pending.has(script));
-    assert.deepEqual(unexpected, [], `workflows run scripts package.json lacks`);
-    if (missing.length > 0) t.todo(`package.json has no ${missing.join(', ')} script yet`);
+    assert.deepEqual(missing, [], `workflows run scripts package.json lacks`);
   });
 
   it('dependabot keeps npm and GitHub Actions current', () => {

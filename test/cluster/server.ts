@@ -212,7 +212,9 @@ export class ApiServer {
       key: options.certificates.keyPem,
       cert: options.certificates.certPem,
     });
-    this.#listener = createNetServer((raw) => {
+    // TCP_NODELAY, as a real API server sets it: without it a response written in two segments
+    // can wait ~40 ms for the client's delayed ACK.
+    this.#listener = createNetServer({ noDelay: true }, (raw) => {
       this.#sockets.add(raw);
       raw.on('close', () => this.#sockets.delete(raw));
       const secure = new TLSSocket(raw, {

@@ -31,7 +31,12 @@ const HOP2_VALUES = mergeValues(HOP1_VALUES, {
 
 describe('assess refuses what it must not upgrade, leaving the cluster unchanged', () => {
   const refusals: [string, Shape, RegExp, RegExp][] = [
-    ['a missing release', { missing: true }, /release was not found/, /release-name and namespace/],
+    [
+      'a missing release',
+      { missing: true },
+      /Helm has no release milvus in the namespace default/,
+      /release-name and namespace/,
+    ],
     [
       'a release of another chart',
       { chartName: 'webapp', chartVersion: '1.0.0' },

@@ -110,6 +110,8 @@ export function observed(shape: Shape = {}): ObservedRelease {
     }),
   );
   return {
+    name: 'milvus',
+    namespace: 'default',
     release: shape.missing
       ? undefined
       : {

@@ -1,0 +1,113 @@
+// Faults outside the cluster's pods: transient API errors during the action's reads, and a Helm
+// archive that does not match its checksum (refused before it is unpacked, nothing cached).
+import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { installMilvus, startWorld, type World } from '../support/harness.ts';
+import { archiveName } from '../support/helm-mirror.ts';
+import {
+  act,
+  assertAt264,
+  assertRecordsUnchanged,
+  assertRefused,
+  assertSucceeded,
+  log,
+  releaseRecords,
+} from './checks.ts';
+
+describe('faults', () => {
+  let world: World;
+  before(async () => {
+    world = await startWorld({ rolloutMs: 30 });
+    await installMilvus(world, {
+      chartVersion: '4.2.30',
+      milvusVersion: 'v2.5.6',
+      layout: 'separate',
+      mq: 'pulsarv3',
+    });
+  });
+  after(() => world.stop());
+
+  test('transient API errors on the action reads are survived; Helm is not hit', async () => {
+    // About a third of client-node's requests fail with 503. Each kind of read fails at most
+    // 4 times in all, so its retries always get through and the test cannot flake; the
+    // watch (undici's user agent) fails without a limit, and the action lists again.
+    const client = /kubernetes-client-javascript/;
+    const rule = { rate: 0.3, status: 503 as const, userAgent: client, watch: false, limit: 4 };
+    world.cluster.faults.errors(
+      { ...rule, path: /^\/version$/ },
+      { ...rule, path: /^\/api\/v1\/namespaces\/[^/]+$/ },
+      { ...rule, path: /\/pods$/ },
+      { ...rule, path: /\/deployments$/ },
+      { rate: 0.3, status: 503, userAgent: /undici/, watch: true },
+    );
+    const since = Date.now();
+    let run: Awaited<ReturnType<typeof act>>;
+    try {
+      run = await act(world);
+    } finally {
+      world.cluster.faults.errors();
+    }
+    const injected = world.cluster.requests.filter({ since }).filter((r) => r.fault === 'error');
+    assertSucceeded(run);
+    await assertAt264(world, 3);
+    assert.equal(run.outputs['milvus-version'], 'v2.6.4');
+    assert.ok(
+      injected.filter((r) => client.test(r.userAgent)).length > 0,
+      'errors hit the action reads',
+    );
+    assert.deepEqual(
+      injected.filter((r) => r.userAgent.startsWith('Helm/')),
+      [],
+      "Helm's requests were not hit",
+    );
+  });
+
+  describe('a Helm archive that does not match its checksum', () => {
+    // A version the runs above did not cache, so the action downloads it.
+    const version = 'v4.1.4';
+    const inputs = () => ({ 'helm-version': version, 'helm-sha256': world.mirror.sha256[version] });
+
+    async function refusedDownload(extra: Record<string, string>, what: RegExp, next: RegExp) {
+      const records = await releaseRecords(world);
+      const since = Date.now();
+      const requests = world.mirror.requests.length;
+      const run = await act(world, { ...inputs(), ...extra }, { masked: false });
+      assertRefused(run, what, next);
+      assert.ok(
+        world.mirror.requests.slice(requests).includes(`/${archiveName(version)}`),
+        'the archive was downloaded',
+      );
+      assert.doesNotMatch(log(run), /\[command\]\S*tar /, 'nothing was unpacked');
+      assert.doesNotMatch(log(run), /Verified SHA-256/);
+      assert.ok(!existsSync(join(world.toolCache, 'helm', version.slice(1))), 'nothing cached');
+      assert.equal(world.cluster.requests.count({ since }), 0, 'the cluster was not contacted');
+      await assertRecordsUnchanged(world, records);
+    }
+
+    test('a wrong helm-sha256 input', async () => {
+      await refusedDownload(
+        { 'helm-sha256': 'ab'.repeat(32) },
+        new RegExp(
+          `does not match its checksum: expected SHA-256 ${'ab'.repeat(32)} \\(the helm-sha256 input\\), got ${world.mirror.sha256[version]}\\. The file was deleted and nothing was installed\\.`,
+        ),
+        /Check that helm-sha256 is the checksum of this exact archive/,
+      );
+    });
+
+    test('a tampered archive, checked against helm-sha256 or against the published .sha256sum', async () => {
+      world.mirror.corrupt(version);
+      await refusedDownload(
+        {},
+        /does not match its checksum: expected SHA-256 [0-9a-f]{64} \(the helm-sha256 input\)/,
+        /the download was altered: check helm-download-base-url/,
+      );
+      await refusedDownload(
+        { 'helm-sha256': '' },
+        /does not match its checksum: expected SHA-256 [0-9a-f]{64} \(http:\/\/127\.0\.0\.1:\d+\/helm-v4\.1\.4-linux-amd64\.tar\.gz\.sha256sum\)/,
+        /Retry the job; if it fails again, the download source or a proxy is serving an altered file/,
+      );
+    });
+  });
+});
