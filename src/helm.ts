@@ -8,6 +8,7 @@ import * as core from '@actions/core';
 import { getExecOutput } from '@actions/exec';
 import semver from 'semver';
 import { parseAllDocuments, parse as parseYaml } from 'yaml';
+import { parseDuration } from './context.ts';
 import { refusal } from './errors.ts';
 import { MINIMUM_HELM_VERSION } from './milvus.ts';
 import type { ReleaseInfo, Values } from './state.ts';
@@ -150,7 +151,6 @@ export interface UpgradeResult {
   objects: string[] | undefined;
 }
 
-const GO_DURATION = /^(\d+(\.\d+)?(ns|us|µs|ms|s|m|h))+$/;
 const SET_KEY = /^(?:[A-Za-z0-9_-]|\\\.)+(?:\[\d+\])?(?:\.(?:[A-Za-z0-9_-]|\\\.)+(?:\[\d+\])?)*$/;
 
 /** The flags the action must never pass to `helm upgrade`. */
@@ -167,7 +167,7 @@ export function escapeSetValue(value: string): string {
  * prints JSON (parsed into a summary by `Helm.upgrade`).
  */
 export function upgradeArgs(spec: UpgradeSpec): string[] {
-  if (!GO_DURATION.test(spec.timeout)) {
+  if (parseDuration(spec.timeout) === undefined) {
     throw refusal(
       `timeout "${spec.timeout}" is not a Go duration.`,
       'Set timeout to a duration such as 20m or 1h30m.',

@@ -11,6 +11,7 @@ import * as tc from '@actions/tool-cache';
 import semver from 'semver';
 import { refusal } from './errors.ts';
 import { HELM_CHECKSUMS, MINIMUM_HELM_VERSION } from './milvus.ts';
+import { normalizeVersion } from './versions.ts';
 
 export const DEFAULT_HELM_BASE_URL = 'https://get.helm.sh';
 
@@ -53,10 +54,8 @@ export function helmPlatform(
  * `MINIMUM_HELM_VERSION`.
  */
 export function normalizeHelmVersion(raw: string): string {
-  const trimmed = raw.trim();
-  const parsed = /^v?\d+\.\d+\.\d+(-[0-9A-Za-z.-]+)?$/.test(trimmed)
-    ? semver.parse(trimmed.replace(/^v/, ''))
-    : null;
+  const normalized = normalizeVersion(raw);
+  const parsed = normalized ? semver.parse(normalized.slice(1)) : null;
   if (!parsed) {
     throw refusal(
       `helm-version "${raw}" is not an exact Helm release version.`,
