@@ -150,6 +150,7 @@ export function assess(observed: ObservedRelease, targets: Targets): Assessment 
     );
   }
   const where = `release ${release.name} in namespace ${release.namespace}`;
+  const helmSays = release.description ? ` Helm says: "${release.description}".` : '';
   if (release.chartName !== targets.chartName) {
     throw refusal(
       `The ${where} is of the chart ${release.chartName}-${release.chartVersion}, not of the ${targets.chartName} chart.`,
@@ -158,7 +159,7 @@ export function assess(observed: ObservedRelease, targets: Targets): Assessment 
   }
   if (release.status.startsWith('pending-')) {
     throw refusal(
-      `The ${where} is ${release.status} at revision ${release.revision}: another Helm operation is in progress, or one was interrupted.`,
+      `The ${where} is ${release.status} at revision ${release.revision}: another Helm operation is in progress, or one was interrupted.${helmSays}`,
       `Wait for the other operation to finish and re-run. If it was interrupted, inspect it with \`helm history ${release.name} --namespace ${release.namespace}\`, bring the release back to a deployed revision, and re-run.`,
     );
   }
@@ -210,7 +211,7 @@ export function assess(observed: ObservedRelease, targets: Targets): Assessment 
   }
   if (release.status === 'failed' && !stopped) {
     throw refusal(
-      `The ${where} is failed at revision ${release.revision}, from an operation that was not a hop of this upgrade.`,
+      `The ${where} is failed at revision ${release.revision}, from an operation that was not a hop of this upgrade.${helmSays}`,
       `Inspect it with \`helm history ${release.name} --namespace ${release.namespace}\`, roll back to the last good revision with \`helm rollback ${release.name} <revision> --namespace ${release.namespace} --wait\`, then re-run.`,
     );
   }

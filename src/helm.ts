@@ -16,7 +16,7 @@ import type { ReleaseInfo, Values } from './state.ts';
 /** Most of Helm's stderr an error keeps: enough for Helm's message, not a dump of a manifest. */
 export const STDERR_LIMIT = 1500;
 
-/** Helm's message when a release does not exist (`status`, `history`, `get values`; Helm 3 and 4). */
+/** Helm's message when a release does not exist (`status`, `get values`; Helm 3 and 4). */
 const NOT_FOUND = /\brelease: not found\b/;
 
 /** A Helm command that exited non-zero (or could not start). */
@@ -107,17 +107,6 @@ export interface ReleaseStatus {
   chartName: string | undefined;
   chartVersion: string | undefined;
   appVersion: string | undefined;
-}
-
-export interface HistoryEntry {
-  revision: number;
-  updated: string;
-  status: string;
-  chart: string;
-  chartName: string;
-  chartVersion: string;
-  appVersion: string;
-  description: string;
 }
 
 export interface ChartVersion {
@@ -244,25 +233,6 @@ export function parseList(json: string): ReleaseListEntry[] {
       ...splitChart(chart),
       appVersion: str(entry.app_version),
       updated: str(entry.updated),
-    };
-  });
-}
-
-/** Parses `helm history -o json`. */
-export function parseHistory(json: string): HistoryEntry[] {
-  const entries = parseJson(json, 'history');
-  if (!Array.isArray(entries)) return [];
-  return entries.map((raw) => {
-    const entry = asRecord(raw);
-    const chart = str(entry.chart);
-    return {
-      revision: Number(entry.revision),
-      updated: str(entry.updated),
-      status: str(entry.status),
-      chart,
-      ...splitChart(chart),
-      appVersion: str(entry.app_version),
-      description: str(entry.description),
     };
   });
 }
@@ -455,13 +425,6 @@ export class Helm {
     return parseList(await this.execOrThrow('list', args));
   }
 
-  /** Up to `max` latest revisions, oldest first; empty when the release does not exist. */
-  async history(release: string, namespace: string, max = 10): Promise<HistoryEntry[]> {
-    const args = ['history', release, '--namespace', namespace, '--max', String(max)];
-    const result = await this.exec('history', [...args, '--output', 'json']);
-    return result === undefined ? [] : parseHistory(result);
-  }
-
   /**
    * `helm get values`: the user-supplied values, or with `all` the computed ones. A release
    * that does not exist is a HelmError here (ask `status` first).
@@ -469,21 +432,16 @@ export class Helm {
   async getValues(
     release: string,
     namespace: string,
-    options: { all?: boolean; revision?: number } = {},
+    options: { all?: boolean } = {},
   ): Promise<Values> {
     const args = ['get', 'values', release, '--namespace', namespace, '--output', 'json'];
     if (options.all) args.push('--all');
-    if (options.revision !== undefined) args.push('--revision', String(options.revision));
     return asValues(parseJson(await this.execOrThrow('get values', args), 'get values'));
   }
 
   /** Adds (or re-points) a repository in the action's private repository list. */
   async repoAdd(name: string, url: string): Promise<void> {
     await this.execOrThrow('repo add', ['repo', 'add', name, url, '--force-update']);
-  }
-
-  async repoUpdate(name: string): Promise<void> {
-    await this.execOrThrow('repo update', ['repo', 'update', name]);
   }
 
   /**

@@ -133,6 +133,10 @@ export async function inspectRelease(
     settled(helm.getValues(release, namespace, { all: true })),
   ]);
   const [userValues, computedValues] = info ? [user(), computed()] : [{}, {}];
+  // A release that is not deployed: Helm's description says what happened to it.
+  if (info && info.status !== 'deployed') {
+    info.description = (await helm.status(release, namespace))?.description;
+  }
   const name = milvusName(computedValues, info?.chartName || chartName);
   const pods = new Map<string, V1Pod>();
   for (const pod of [...instancePods, ...dependencyPods]) pods.set(pod.metadata?.name ?? '', pod);

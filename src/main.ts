@@ -187,8 +187,10 @@ async function readRelease(helm: Helm, kube: Kube, i: Inputs): Promise<ReleaseRe
   core.info(`Components: ${a.components.join(', ')}`);
   core.info(`Message queue: ${a.queue.queue} (${a.queue.basis})`);
   core.info(`Pods: ${observed.pods.length}, ${a.unready.length} not ready`);
-  if (a.stoppedHop)
-    core.warning(`An earlier run stopped during hop ${a.stoppedHop}; it will run again.`);
+  if (a.stoppedHop) {
+    const why = a.release.description ? ` (Helm: "${a.release.description}")` : '';
+    core.warning(`An earlier run stopped during hop ${a.stoppedHop}${why}; it will run again.`);
+  }
   for (const warning of a.warnings) core.warning(warning);
   return {
     assessment: a,

@@ -15,6 +15,8 @@ export interface ReleaseInfo {
   chartName: string;
   chartVersion: string;
   appVersion: string;
+  /** Helm's description of the revision (`helm status`), read when it is not deployed. */
+  description?: string;
 }
 
 export interface DeploymentInfo {

@@ -19,7 +19,6 @@ import {
   exactFilter,
   Helm,
   HelmError,
-  parseHistory,
   parseList,
   parseStatus,
   STDERR_LIMIT,
@@ -247,7 +246,7 @@ describe('parsing Helm output', () => {
     assert.equal(exactFilter('a.b'), '^a\\.b$');
   });
 
-  test('parses list, history and status JSON', () => {
+  test('parses list and status JSON', () => {
     assert.deepEqual(
       parseList(
         '[{"name":"m","namespace":"ns","revision":"3","updated":"2025-01-01 00:00:00 +0000 UTC","status":"pending-upgrade","chart":"milvus-4.2.58","app_version":"2.5.16"}]',
@@ -267,23 +266,6 @@ describe('parsing Helm output', () => {
       ],
     );
     assert.deepEqual(parseList('[]'), []);
-    assert.deepEqual(
-      parseHistory(
-        '[{"revision":1,"updated":"t","status":"superseded","chart":"milvus-4.2.20","app_version":"2.5.4","description":"Install complete"}]',
-      ),
-      [
-        {
-          revision: 1,
-          updated: 't',
-          status: 'superseded',
-          chart: 'milvus-4.2.20',
-          chartName: 'milvus',
-          chartVersion: '4.2.20',
-          appVersion: '2.5.4',
-          description: 'Install complete',
-        },
-      ],
-    );
     const status = parseStatus(
       JSON.stringify({
         name: 'm',
@@ -517,7 +499,6 @@ describe('chart repository commands against a local repository', () => {
 
       await helm.repoAdd('zilliztech', repoUrl);
       await helm.repoAdd('zilliztech', repoUrl); // --force-update: idempotent
-      await helm.repoUpdate('zilliztech');
       assert.equal(readFileSync(userRepos, 'utf8'), 'apiVersion: ""\nrepositories: []\n');
       assert.match(readFileSync(helm.env.HELM_REPOSITORY_CONFIG ?? '', 'utf8'), /zilliztech/);
 
@@ -564,7 +545,6 @@ describe('the fixture Milvus chart repository', () => {
           env: isolatedEnv(`fixtures-${version}`),
         });
         await helm.repoAdd('fixtures', repository.url);
-        await helm.repoUpdate('fixtures');
         const versions = await helm.searchVersions('fixtures/milvus');
         assert.deepEqual(
           versions.map((v) => v.version),
@@ -638,7 +618,7 @@ describe('read commands against release records in the test cluster', () => {
   after(() => cluster?.stop());
 
   for (const version of HELM_VERSIONS) {
-    test(`${version}: list, history, get values; status of a missing release`, async () => {
+    test(`${version}: list, status, get values; status of a missing release`, async () => {
       const helm = await Helm.create({
         binary: helmBinary(version),
         env: { ...isolatedEnv(`store-${version}`), ...cluster.env(`store-${version}`) },
@@ -661,22 +641,16 @@ describe('read commands against release records in the test cluster', () => {
       );
       assert.deepEqual(await helm.list(namespace, { filter: exactFilter('my') }), []);
 
-      const history = await helm.history('my-milvus', namespace, 5);
-      assert.deepEqual(
-        history.map((h) => [h.revision, h.status, h.chartVersion, h.description]),
-        [
-          [1, 'superseded', '4.2.20', 'superseded revision'],
-          [2, 'pending-upgrade', '4.2.58', 'pending-upgrade revision'],
-        ],
+      const [pending] = await helm.list(namespace, { filter: exactFilter('my-milvus') });
+      assert.equal(pending?.status, 'pending-upgrade');
+      assert.equal(
+        (await helm.status('my-milvus', namespace))?.description,
+        'pending-upgrade revision',
       );
-      assert.deepEqual(await helm.history('nosuch', namespace), []);
 
       assert.deepEqual(await helm.getValues('my-milvus', namespace), {
         pulsar: { enabled: true },
         image: { all: { tag: 'v2.5.16' } },
-      });
-      assert.deepEqual(await helm.getValues('my-milvus', namespace, { revision: 1 }), {
-        pulsar: { enabled: true },
       });
       assert.deepEqual(await helm.getValues('bare', namespace), {}, 'null values → {}');
       assert.deepEqual(await helm.getValues('bare', namespace, { all: true }), {
@@ -710,7 +684,7 @@ describe('read commands against release records in the test cluster', () => {
         assert.match(error.message, /Check the kubeconfig and kube-context inputs/);
         return true;
       });
-      await assert.rejects(helm.history('my-milvus', namespace), /cluster unreachable/i);
+      await assert.rejects(helm.list(namespace), /cluster unreachable/i);
     });
   }
 });
@@ -747,7 +721,7 @@ describe('against the test cluster', { concurrency: true }, () => {
         await cluster?.stop();
       });
 
-      test('status, list, history and values of a release', async () => {
+      test('status, list and values of a release', async () => {
         const status = await helm.status('web', namespace);
         assert.ok(status);
         assert.equal(status.name, 'web');
@@ -767,10 +741,6 @@ describe('against the test cluster', { concurrency: true }, () => {
         assert.deepEqual(await helm.getValues('web', namespace), {});
         const all = await helm.getValues('web', namespace, { all: true });
         assert.deepEqual(all.image, { repository: 'nginx', tag: '1.27' });
-        assert.deepEqual(
-          (await helm.history('web', namespace)).map((h) => [h.revision, h.status]),
-          [[1, 'deployed']],
-        );
       });
 
       test('a dry run renders on the server, streams nothing and changes nothing', async () => {
@@ -834,10 +804,6 @@ describe('against the test cluster', { concurrency: true }, () => {
         const status = await helm.status('web', namespace);
         assert.equal(status?.revision, 2);
         assert.equal(status?.status, 'deployed');
-        assert.deepEqual(
-          (await helm.history('web', namespace, 1)).map((h) => [h.revision, h.status]),
-          [[2, 'deployed']],
-        );
 
         // --reset-then-reuse-values: the next hop keeps what was set before.
         await helm.upgrade(

@@ -103,7 +103,10 @@ describe('hop 2 never gets a ready streaming node, and the next run resumes at h
       hops.map((h) => [h.to, h.chartVersion, h.revision]),
       [['v2.6.4', '5.0.0', 4]],
     );
-    assert.match(log(run), /::warning::An earlier run stopped during hop 2; it will run again\./);
+    assert.match(
+      log(run),
+      /::warning::An earlier run stopped during hop 2 \(Helm: "Upgrade "my-milvus" failed: context deadline exceeded"\); it will run again\./,
+    );
     assert.match(log(run), /Resuming: an earlier run stopped during hop 2/);
     assert.doesNotMatch(log(run), /::group::Hop 1/);
     await assertAt264(world, 4);

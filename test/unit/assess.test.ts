@@ -78,8 +78,8 @@ describe('assess refuses what it must not upgrade, leaving the cluster unchanged
     ],
     [
       'a failed release from another operation',
-      { status: 'failed' },
-      /failed at revision 3, from an operation that was not a hop/,
+      { status: 'failed', description: 'Upgrade "milvus" failed: context deadline exceeded' },
+      /failed at revision 3, from an operation that was not a hop of this upgrade\. Helm says: "Upgrade "milvus" failed: context deadline exceeded"\./,
       /helm rollback milvus <revision> --namespace default/,
     ],
     [

@@ -63,6 +63,7 @@ export interface Shape {
   chartName?: string;
   chartVersion?: string;
   status?: string;
+  description?: string;
   revision?: number;
   userValues?: Values;
   computedValues?: Values;
@@ -119,6 +120,7 @@ export function observed(shape: Shape = {}): ObservedRelease {
           namespace: 'default',
           revision: shape.revision ?? 3,
           status: shape.status ?? 'deployed',
+          description: shape.description,
           chartName: shape.chartName ?? 'milvus',
           chartVersion: shape.chartVersion ?? '4.2.30',
           appVersion: '2.5.10',
