@@ -7,27 +7,14 @@ import {
   CHART_4_2_20,
   CHART_4_2_58,
   CHART_5_0_0,
+  HOP1_VALUES,
+  HOP2_VALUES,
   LAYOUTS,
   observed,
   pod,
   type Shape,
   TARGETS,
 } from './builders.ts';
-
-/** User values of a release that hop 1 (or hop 2) of this action produced. */
-const HOP1_VALUES = {
-  image: { all: { tag: 'v2.5.16' } },
-  mixCoordinator: { enabled: true },
-  rootCoordinator: { enabled: false },
-  queryCoordinator: { enabled: false },
-  dataCoordinator: { enabled: false },
-  indexCoordinator: { enabled: false },
-};
-const HOP2_VALUES = mergeValues(HOP1_VALUES, {
-  image: { all: { tag: 'v2.6.4' } },
-  streaming: { enabled: true },
-  indexNode: { enabled: false },
-});
 
 describe('assess refuses what it must not upgrade, leaving the cluster unchanged', () => {
   const refusals: [string, Shape, RegExp, RegExp][] = [

@@ -55,6 +55,21 @@ export const CHART_4_2_20: Values = mergeValues(CHART_4_2_58, {
   pulsarv3: null,
 });
 
+/** User values of a release that hop 1 (or hop 2) of this action produced. */
+export const HOP1_VALUES = {
+  image: { all: { tag: 'v2.5.16' } },
+  mixCoordinator: { enabled: true },
+  rootCoordinator: { enabled: false },
+  queryCoordinator: { enabled: false },
+  dataCoordinator: { enabled: false },
+  indexCoordinator: { enabled: false },
+};
+export const HOP2_VALUES = mergeValues(HOP1_VALUES, {
+  image: { all: { tag: 'v2.6.4' } },
+  streaming: { enabled: true },
+  indexNode: { enabled: false },
+});
+
 export interface Shape {
   version?: string;
   /** Per-component versions, for clusters caught mid-rollout. */

@@ -9,6 +9,8 @@ import {
   CHART_4_2_20,
   CHART_4_2_58,
   CHART_5_0_0,
+  HOP1_VALUES,
+  HOP2_VALUES,
   LAYOUTS,
   observed,
   type Shape,
@@ -117,16 +119,7 @@ describe('chooseHops', () => {
   }
 
   test('a stopped hop 2 runs again, and says so', () => {
-    const userValues = {
-      image: { all: { tag: 'v2.6.4' } },
-      mixCoordinator: { enabled: true },
-      rootCoordinator: { enabled: false },
-      queryCoordinator: { enabled: false },
-      dataCoordinator: { enabled: false },
-      indexCoordinator: { enabled: false },
-      streaming: { enabled: true },
-      indexNode: { enabled: false },
-    };
+    const userValues = HOP2_VALUES;
     const a = assess(
       observed({
         status: 'failed',
@@ -150,14 +143,7 @@ describe('chooseHops', () => {
   });
 
   test('a stopped hop 1 runs again, then hop 2', () => {
-    const userValues = {
-      image: { all: { tag: 'v2.5.16' } },
-      mixCoordinator: { enabled: true },
-      rootCoordinator: { enabled: false },
-      queryCoordinator: { enabled: false },
-      dataCoordinator: { enabled: false },
-      indexCoordinator: { enabled: false },
-    };
+    const userValues = HOP1_VALUES;
     const a = assess(
       observed({
         status: 'failed',
