@@ -3,6 +3,7 @@ import type { V1Deployment, V1Pod } from '@kubernetes/client-node';
 import { exactFilter, type Helm } from './helm.ts';
 import type { Kube } from './kube.ts';
 import { ALL_COMPONENTS, type Component } from './milvus.ts';
+import { settle } from './settle.ts';
 import type {
   DeploymentInfo,
   ObservedRelease,
@@ -98,18 +99,6 @@ export async function findRelease(
   return entries.find((entry) => entry.name === release);
 }
 
-/** Waits for `promise` without throwing; the returned function gives its value or throws its error. */
-async function settled<T>(promise: Promise<T>): Promise<() => T> {
-  try {
-    const value = await promise;
-    return () => value;
-  } catch (error) {
-    return () => {
-      throw error;
-    };
-  }
-}
-
 /**
  * Everything the rules need about the release, read in parallel: Helm's release record and
  * values, the instance's Deployments, and its pods (including dependencies labelled `release=`,
@@ -124,15 +113,19 @@ export async function inspectRelease(
 ): Promise<ObservedRelease> {
   // The values are read alongside `helm list` rather than after it; when the release does not
   // exist they fail, and the failure is dropped.
-  const [info, deployments, instancePods, dependencyPods, user, computed] = await Promise.all([
+  const user = settle(helm.getValues(release, namespace));
+  const computed = settle(helm.getValues(release, namespace, { all: true }));
+  const [info, deployments, instancePods, dependencyPods] = await Promise.all([
     findRelease(helm, release, namespace),
     kube.deployments(namespace, releaseSelector(release)),
     kube.pods(namespace, releaseSelector(release)),
     kube.pods(namespace, `release=${release}`),
-    settled(helm.getValues(release, namespace)),
-    settled(helm.getValues(release, namespace, { all: true })),
   ]);
-  const [userValues, computedValues] = info ? [user(), computed()] : [{}, {}];
+  let userValues: Values = {};
+  let computedValues: Values = {};
+  if (info) [userValues, computedValues] = await Promise.all([user, computed]);
+  // Let the failing reads finish too, so no Helm process outlives the step.
+  else await Promise.allSettled([user, computed]);
   // A release that is not deployed: Helm's description says what happened to it.
   if (info && info.status !== 'deployed') {
     info.description = (await helm.status(release, namespace))?.description;

@@ -12,6 +12,7 @@ import { type MessageQueue, MINIMUM_KUBERNETES_VERSION } from './milvus.ts';
 import { buildPlan, chooseHops, type HopChoice, type Plan, type PlannedHop } from './planner.ts';
 import { readQueue } from './queue.ts';
 import { Report } from './report.ts';
+import { settle } from './settle.ts';
 import type { Values } from './state.ts';
 import { confirmLanding, type Landing, podProblemsNow } from './verify.ts';
 
@@ -410,10 +411,4 @@ async function failureMessage(
     state,
     next,
   ).message;
-}
-
-/** Starts a promise now and reports its outcome later, without an unhandled rejection meanwhile. */
-function settle<T>(promise: Promise<T>): Promise<T> {
-  promise.catch(() => undefined);
-  return promise;
 }

@@ -5,6 +5,7 @@ import {
   DEFAULT_PATH,
   HOP_TO_MIXCOORD,
   HOP_TO_STREAMING,
+  LEGACY_COORDINATORS,
 } from '../../src/milvus.ts';
 import type { DeploymentInfo, ObservedRelease, PodInfo, Values } from '../../src/state.ts';
 import { mergeValues } from '../../src/values.ts';
@@ -13,14 +14,8 @@ export const TARGETS: Targets = { chartName: 'milvus', ...DEFAULT_PATH };
 
 export const LAYOUTS = {
   separate: [
-    'rootcoord',
-    'querycoord',
-    'datacoord',
-    'indexcoord',
-    'proxy',
-    'querynode',
-    'datanode',
-    'indexnode',
+    ...LEGACY_COORDINATORS.map(({ component }) => component),
+    ...HOP_TO_MIXCOORD.components.filter((c) => c !== 'mixcoord'),
   ],
   mixcoord: HOP_TO_MIXCOORD.components,
   streaming: HOP_TO_STREAMING.components,
