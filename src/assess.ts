@@ -45,6 +45,8 @@ export interface Assessment {
   unready: PodInfo[];
   /** The hop of an earlier run that stopped part-way, which the plan runs again. */
   stoppedHop: 1 | 2 | undefined;
+  /** The last deployed revision: what the next hop reuses and where a rollback returns to. */
+  deployedRevision: number | undefined;
   /** Already on the target version with exactly the 2.6 components, deployed and ready. */
   atTarget: boolean;
   warnings: string[];
@@ -228,7 +230,8 @@ export function assess(observed: ObservedRelease, targets: Targets): Assessment 
     );
   }
 
-  const queue = readQueue(computedValues);
+  // The queue Milvus runs on is the deployed revision's: a failed revision may not have applied.
+  const queue = readQueue(observed.baseline.values);
   if (!queue.queue) {
     throw refusal(
       `Cannot tell which message queue the ${where} uses (${queue.basis}).`,
@@ -258,6 +261,7 @@ export function assess(observed: ObservedRelease, targets: Targets): Assessment 
     queue: { ...queue, queue: queue.queue },
     unready,
     stoppedHop: stopped,
+    deployedRevision: observed.deployedRevision,
     atTarget: complete(rollout, HOP_TO_STREAMING, targets.targetVersion),
     warnings,
   };

@@ -5,12 +5,11 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as core from '@actions/core';
-import { getExecOutput } from '@actions/exec';
 import semver from 'semver';
-import { parseAllDocuments, parse as parseYaml } from 'yaml';
 import { parseDuration } from './context.ts';
 import { refusal } from './errors.ts';
 import { MINIMUM_HELM_VERSION } from './milvus.ts';
+import { Cancelled, type Completed, runProgram } from './process.ts';
 import type { ReleaseInfo, Values } from './state.ts';
 
 /** Most of Helm's stderr an error keeps: enough for Helm's message, not a dump of a manifest. */
@@ -131,19 +130,40 @@ export interface UpgradeSpec {
   dryRun?: boolean;
 }
 
-export interface UpgradeResult {
-  exitCode: number;
-  /** Empty for a dry run: its stdout is the rendered manifest, which is never kept. */
-  stdout: string;
-  stderr: string;
-  /** For a dry run: `Kind/name` of every object it would apply, hooks included. */
-  objects: string[] | undefined;
+/** What a server-side dry run says Helm would record and apply; the manifest holds secrets. */
+export interface DryRunRelease {
+  /** The user values Helm would record for the revision (what the next reuse starts from). */
+  userValues: Values;
+  /** The chart's own defaults. */
+  chartValues: Values;
+  chartVersion: string;
+  appVersion: string;
+  manifest: string;
+}
+
+/** One revision of `helm history`. */
+export interface Revision {
+  revision: number;
+  status: string;
+  chart: string;
+  description: string;
 }
 
 const SET_KEY = /^(?:[A-Za-z0-9_-]|\\\.)+(?:\[\d+\])?(?:\.(?:[A-Za-z0-9_-]|\\\.)+(?:\[\d+\])?)*$/;
 
 /** The flags the action must never pass to `helm upgrade`. */
 const FORBIDDEN_UPGRADE_FLAGS = ['--force', '--atomic', '--rollback-on-failure', '--install', '-i'];
+
+/** Refuses arguments that are not a `helm upgrade` from `upgradeArgs`, or carry a forbidden flag. */
+function checkUpgradeArgs(args: readonly string[]): void {
+  if (args[0] !== 'upgrade') throw new Error('Helm.upgrade needs arguments from upgradeArgs()');
+  const forbidden = args.filter((arg) =>
+    FORBIDDEN_UPGRADE_FLAGS.some((flag) => arg === flag || arg.startsWith(`${flag}=`)),
+  );
+  if (forbidden.length > 0) {
+    throw new Error(`Helm refuses ${forbidden.join(', ')}: the action never uses them`);
+  }
+}
 
 /** Escapes a `--set` value so commas and backslashes stay literal. */
 export function escapeSetValue(value: string): string {
@@ -189,13 +209,6 @@ export function upgradeArgs(spec: UpgradeSpec): string[] {
   }
   args.push('--timeout', spec.timeout);
   return args;
-}
-
-/** Any simulated upgrade (`--dry-run`, `=client`, `=server`); Helm 4's `=none` is a real one. */
-function isDryRun(args: readonly string[]): boolean {
-  return args.some(
-    (arg) => arg === '--dry-run' || (arg.startsWith('--dry-run=') && arg !== '--dry-run=none'),
-  );
 }
 
 /**
@@ -255,39 +268,33 @@ export function parseStatus(json: string): ReleaseStatus {
   };
 }
 
-/**
- * `Kind/name` of every object a dry run would apply (hooks included), from Helm's JSON output
- * (or, failing that, its text output). Only kinds and names are kept.
- */
-export function summarizeDryRun(stdout: string): string[] {
-  const manifests: string[] = [];
-  try {
-    const release = asRecord(JSON.parse(stdout));
-    manifests.push(str(release.manifest));
-    if (Array.isArray(release.hooks)) {
-      for (const hook of release.hooks) manifests.push(str(asRecord(hook).manifest));
-    }
-  } catch {
-    // Text output: the manifests follow `HOOKS:` and `MANIFEST:`, up to `NOTES:`.
-    const start = stdout.search(/^(HOOKS|MANIFEST):\s*$/m);
-    if (start >= 0) {
-      const rest = stdout.slice(start);
-      const notes = rest.search(/^NOTES:\s*$/m);
-      manifests.push(
-        (notes >= 0 ? rest.slice(0, notes) : rest).replace(/^(HOOKS|MANIFEST):\s*$/gm, ''),
-      );
-    }
-  }
-  const objects: string[] = [];
-  for (const manifest of manifests) {
-    for (const doc of parseAllDocuments(manifest)) {
-      const object = asRecord(doc.toJS({ maxAliasCount: 100 }) as unknown);
-      const kind = optionalStr(object.kind);
-      const name = optionalStr(asRecord(object.metadata).name);
-      if (kind && name) objects.push(`${kind}/${name}`);
-    }
-  }
-  return objects;
+/** Parses the release JSON a `helm upgrade --dry-run=server --output json` prints. */
+export function parseDryRun(json: string): DryRunRelease {
+  const release = asRecord(parseJson(json, 'upgrade --dry-run'));
+  const chart = asRecord(release.chart);
+  const metadata = asRecord(chart.metadata);
+  return {
+    userValues: asValues(release.config),
+    chartValues: asValues(chart.values),
+    chartVersion: str(metadata.version),
+    appVersion: str(metadata.appVersion),
+    manifest: str(release.manifest),
+  };
+}
+
+/** Parses `helm history -o json`. */
+export function parseHistory(json: string): Revision[] {
+  const entries = parseJson(json, 'history');
+  if (!Array.isArray(entries)) return [];
+  return entries.map((raw) => {
+    const entry = asRecord(raw);
+    return {
+      revision: Number(entry.revision),
+      status: str(entry.status),
+      chart: str(entry.chart),
+      description: str(entry.description),
+    };
+  });
 }
 
 /**
@@ -426,17 +433,34 @@ export class Helm {
   }
 
   /**
-   * `helm get values`: the user-supplied values, or with `all` the computed ones. A release
-   * that does not exist is a HelmError here (ask `status` first).
+   * `helm get values`: the user-supplied values, or with `all` the computed ones, of the latest
+   * revision or of `revision`. A release that does not exist is a HelmError here.
    */
   async getValues(
     release: string,
     namespace: string,
-    options: { all?: boolean } = {},
+    options: { all?: boolean; revision?: number } = {},
   ): Promise<Values> {
     const args = ['get', 'values', release, '--namespace', namespace, '--output', 'json'];
     if (options.all) args.push('--all');
+    if (options.revision !== undefined) args.push('--revision', String(options.revision));
     return asValues(parseJson(await this.execOrThrow('get values', args), 'get values'));
+  }
+
+  /**
+   * The manifest the latest revision (or `revision`) applied, hooks aside. It holds secrets, so
+   * it is never printed.
+   */
+  async getManifest(release: string, namespace: string, revision?: number): Promise<string> {
+    const args = ['get', 'manifest', release, '--namespace', namespace];
+    if (revision !== undefined) args.push('--revision', String(revision));
+    return this.execOrThrow('get manifest', args);
+  }
+
+  /** Every revision Helm keeps of the release, oldest first. */
+  async history(release: string, namespace: string): Promise<Revision[]> {
+    const args = ['history', release, '--namespace', namespace, '--output', 'json'];
+    return parseHistory(await this.execOrThrow('history', args));
   }
 
   /** Adds (or re-points) a repository in the action's private repository list. */
@@ -448,12 +472,8 @@ export class Helm {
    * Every version of exactly `chartRef` (`repo/chart`) in the added repositories, newest first.
    * `helm search` matches substrings (`milvus` also finds `milvus-operator`): those are dropped.
    */
-  async searchVersions(
-    chartRef: string,
-    options: { devel?: boolean } = {},
-  ): Promise<ChartVersion[]> {
+  async searchVersions(chartRef: string): Promise<ChartVersion[]> {
     const args = ['search', 'repo', chartRef, '--versions', '--output', 'json'];
-    if (options.devel) args.push('--devel');
     const entries = parseJson(await this.execOrThrow('search repo', args), 'search repo');
     if (!Array.isArray(entries)) return [];
     return entries
@@ -462,56 +482,31 @@ export class Helm {
       .map((entry) => ({ version: str(entry.version), appVersion: str(entry.app_version) }));
   }
 
-  /** The chart's default values (`values.yaml`) as an object. */
-  async showValues(chartRef: string, version: string): Promise<Values> {
-    const text = await this.execOrThrow('show values', [
-      'show',
-      'values',
-      chartRef,
-      '--version',
-      version,
-    ]);
-    return asValues(parseYaml(text, { maxAliasCount: 1000 }) as unknown);
-  }
-
-  /** `upgradeArgs` with this binary's major version. */
-  upgradeArgs(spec: Omit<UpgradeSpec, 'helmMajor'>): string[] {
-    return upgradeArgs({ ...spec, helmMajor: this.major });
+  /**
+   * Runs a `helm upgrade` from `upgradeArgs` (never `--force`, `--atomic`, `--install`), with
+   * Helm's output in the log. Never started once the run is being cancelled.
+   */
+  async upgrade(args: readonly string[]): Promise<void> {
+    checkUpgradeArgs(args);
+    if (args.some((arg) => arg.startsWith('--dry-run'))) throw new Error('use Helm.dryRun');
+    const result = await run(this.binary, 'upgrade', args, this.env, {
+      changes: true,
+      onLine: (line) => core.info(line),
+    });
+    if (result.exitCode !== 0) throw new HelmError('upgrade', result.exitCode, result.stderr);
   }
 
   /**
-   * Runs `helm upgrade` with arguments from `upgradeArgs`. Helm's output is streamed line by
-   * line to `onLine` (default: the log), except for a dry run, whose stdout is the rendered
-   * manifest: it is kept out of the log and summarised as `Kind/name`s.
+   * Runs a `helm upgrade … --dry-run=server --output json` from `upgradeArgs`: Helm renders the
+   * hop against the cluster, with its own value rules, and changes nothing. Output stays out of
+   * the log (it holds the values and the manifest).
    */
-  async upgrade(
-    args: readonly string[],
-    options: { onLine?: (line: string) => void } = {},
-  ): Promise<UpgradeResult> {
-    if (args[0] !== 'upgrade') throw new Error('Helm.upgrade needs arguments from upgradeArgs()');
-    const forbidden = args.filter((arg) =>
-      FORBIDDEN_UPGRADE_FLAGS.some((flag) => arg === flag || arg.startsWith(`${flag}=`)),
-    );
-    if (forbidden.length > 0) {
-      throw new Error(`Helm.upgrade refuses ${forbidden.join(', ')}: the action never uses them`);
-    }
-    const dryRun = isDryRun(args);
-    const onLine = options.onLine ?? ((line: string) => core.info(line));
-    const result = await run(
-      this.binary,
-      'upgrade',
-      args,
-      this.env,
-      dryRun ? undefined : { stdline: onLine, errline: onLine },
-    );
+  async dryRun(args: readonly string[]): Promise<DryRunRelease> {
+    checkUpgradeArgs(args);
+    if (!args.includes('--dry-run=server')) throw new Error('Helm.dryRun needs --dry-run=server');
+    const result = await run(this.binary, 'upgrade', args, this.env);
     if (result.exitCode !== 0) throw new HelmError('upgrade', result.exitCode, result.stderr);
-    if (!dryRun) return { ...result, objects: undefined };
-    return {
-      exitCode: result.exitCode,
-      stdout: '',
-      stderr: trimStderr(result.stderr),
-      objects: summarizeDryRun(result.stdout),
-    };
+    return parseDryRun(result.stdout);
   }
 
   /** The command a user would run to return to `revision` (shown, never run by the action). */
@@ -536,27 +531,17 @@ export class Helm {
   }
 }
 
-interface RunResult {
-  exitCode: number;
-  stdout: string;
-  stderr: string;
-}
-
 async function run(
   binary: string,
   subcommand: string,
   args: readonly string[],
   env: Record<string, string>,
-  lines?: { stdline: (line: string) => void; errline: (line: string) => void },
-): Promise<RunResult> {
+  options: { changes?: boolean; onLine?: (line: string) => void } = {},
+): Promise<Completed> {
   try {
-    return await getExecOutput(binary, [...args], {
-      silent: true,
-      ignoreReturnCode: true,
-      env,
-      ...(lines ? { listeners: lines } : {}),
-    });
+    return await runProgram(binary, args, { env, ...options });
   } catch (error) {
+    if (error instanceof Cancelled) throw error;
     throw new HelmError(
       subcommand,
       -1,

@@ -111,10 +111,11 @@ export async function inspectRelease(
   namespace: string,
   chartName: string,
 ): Promise<ObservedRelease> {
-  // The values are read alongside `helm list` rather than after it; when the release does not
-  // exist they fail, and the failure is dropped.
+  // The values and manifest are read alongside `helm list` rather than after it; when the
+  // release does not exist they fail, and the failure is dropped.
   const user = settle(helm.getValues(release, namespace));
   const computed = settle(helm.getValues(release, namespace, { all: true }));
+  const manifest = settle(helm.getManifest(release, namespace));
   const [info, deployments, instancePods, dependencyPods] = await Promise.all([
     findRelease(helm, release, namespace),
     kube.deployments(namespace, releaseSelector(release)),
@@ -123,12 +124,32 @@ export async function inspectRelease(
   ]);
   let userValues: Values = {};
   let computedValues: Values = {};
-  if (info) [userValues, computedValues] = await Promise.all([user, computed]);
+  let baseline = { values: {} as Values, manifest: '' };
+  let deployedRevision: number | undefined;
+  if (info) {
+    [userValues, computedValues, baseline.manifest] = await Promise.all([user, computed, manifest]);
+    baseline.values = computedValues;
+    deployedRevision = info.status === 'deployed' ? info.revision : undefined;
+  }
   // Let the failing reads finish too, so no Helm process outlives the step.
-  else await Promise.allSettled([user, computed]);
-  // A release that is not deployed: Helm's description says what happened to it.
+  else await Promise.allSettled([user, computed, manifest]);
   if (info && info.status !== 'deployed') {
-    info.description = (await helm.status(release, namespace))?.description;
+    // Helm's description says what happened to the revision, and the next upgrade reuses the
+    // last deployed revision, not this one: that is the baseline, and where a rollback goes.
+    const [status, history] = await Promise.all([
+      helm.status(release, namespace),
+      helm.history(release, namespace),
+    ]);
+    info.description = status?.description;
+    deployedRevision = history.findLast((r) => r.status === 'deployed')?.revision;
+    if (deployedRevision !== undefined) {
+      const revision = deployedRevision;
+      const [values, text] = await Promise.all([
+        helm.getValues(release, namespace, { all: true, revision }),
+        helm.getManifest(release, namespace, revision),
+      ]);
+      baseline = { values, manifest: text };
+    }
   }
   const name = milvusName(computedValues, info?.chartName || chartName);
   const pods = new Map<string, V1Pod>();
@@ -142,6 +163,8 @@ export async function inspectRelease(
     release: info,
     userValues,
     computedValues,
+    baseline,
+    deployedRevision,
     deployments: milvusDeployments.flatMap((d) => toDeploymentInfo(d) ?? []),
     pods: [...pods.values()].map((pod) => toPodInfo(pod, name)),
     operator: operatorSigns(deployments),

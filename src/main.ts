@@ -2,31 +2,41 @@
 import * as core from '@actions/core';
 import semver from 'semver';
 import { type Assessment, assess } from './assess.ts';
+import { checkChartVersions } from './charts.ts';
 import { getInputs, InputError, type Inputs } from './context.ts';
 import { UNCHANGED, UpgradeError } from './errors.ts';
-import { Helm, upgradeArgs } from './helm.ts';
+import { type ChartVersion, Helm, HelmError } from './helm.ts';
 import { findRelease, inspectRelease, milvusName } from './inspect.ts';
 import { installHelm } from './installer.ts';
 import { Kube } from './kube.ts';
+import { readManifest } from './manifest.ts';
 import { type MessageQueue, MINIMUM_KUBERNETES_VERSION } from './milvus.ts';
-import { buildPlan, chooseHops, type HopChoice, type Plan, type PlannedHop } from './planner.ts';
+import { chooseHops, type HopChoice, type Plan, type PlannedHop } from './planner.ts';
+import { type PredictContext, predictPlan, type ReleaseView, recheckHop } from './predict.ts';
+import { Cancelled, watchSignals } from './process.ts';
 import { readQueue } from './queue.ts';
 import { Report } from './report.ts';
 import { settle } from './settle.ts';
-import type { Values } from './state.ts';
 import { confirmLanding, type Landing, podProblemsNow } from './verify.ts';
 
 /** The private repository name the chart is added under (in the action's own repository list). */
 const REPO = 'zilliztech';
 
+/**
+ * How long a cancelled run lets Helm finish recording its operation: a runner sends SIGTERM
+ * 7.5 s after SIGINT and kills 2.5 s later, and the report needs a moment after Helm.
+ */
+const CANCEL_GRACE_MS = 5000;
+
 export async function run(): Promise<void> {
   const report = new Report();
+  const signals = watchSignals(CANCEL_GRACE_MS);
   let kube: Kube | undefined;
   let helm: Helm | undefined;
   let inputs: Inputs | undefined;
   /** Adds the chart repository in the background; awaited before Helm's directory is removed. */
-  let repository: Promise<Repository> | undefined;
-  try {
+  let repository: Promise<ChartVersion[]> | undefined;
+  const upgrade = async () => {
     inputs = await core.group('Inputs', async () => readInputs());
     const i = inputs;
     report.release = i.releaseName;
@@ -49,31 +59,54 @@ export async function run(): Promise<void> {
     report.before = before.assessment;
 
     const choices = chooseHops(before.assessment, i);
-    const chartDefaults =
-      choices.length === 0
-        ? {}
-        : await core.group('Chart repository', async () =>
-            checkCharts(i, await available, choices),
-          );
+    if (choices.length === 0) {
+      core.info(`Already at ${i.targetVersion} with the 2.6 components: nothing to do.`);
+    } else {
+      await core.group('Chart repository', async () => checkCharts(i, await available, choices));
+    }
 
-    const plan = await core.group('Plan', async () =>
-      makePlan(h, i, before, choices, chartDefaults),
-    );
+    const ctx: PredictContext = {
+      release: i.releaseName,
+      namespace: i.namespace,
+      chartRef: `${REPO}/${i.chartName}`,
+      helmMajor: h.major,
+      timeout: i.timeout,
+      valuesFiles: i.valuesFiles,
+      milvusName: milvusName(before.view.values, i.chartName),
+    };
+    const { plan, views } =
+      choices.length === 0
+        ? { plan: { hops: [] }, views: [] }
+        : await core.group('Plan (Helm dry run of every hop)', async () =>
+            makePlan(h, ctx, before.view, choices),
+          );
     report.plan = plan;
     report.notes.push(...plan.hops.flatMap((hop) => hop.notes));
 
     if (i.dryRun) {
-      await core.group('Dry run', async () => dryRun(h, i, plan, report));
-    } else {
-      const name = milvusName(before.computedValues, i.chartName);
-      for (const hop of plan.hops) {
-        await core.group(
-          `Hop ${hop.number}: ${hop.from} → ${hop.to} (chart ${hop.chartVersion})`,
-          () => runHop(h, k, i, name, hop, report),
-        );
-      }
-      await core.group('Verify', () => verify(h, k, i, name, before.assessment, plan, report));
+      await core.group('Dry run', async () => {
+        for (const hop of plan.hops) {
+          core.info(`Helm's dry run of hop ${hop.number} renders ${hop.objects.length} objects:`);
+          for (const object of hop.objects) core.info(`  ${object}`);
+        }
+        core.info('Dry run: nothing was changed.');
+      });
+      return;
     }
+    for (const [index, hop] of plan.hops.entries()) {
+      // A hop after another of this run is rendered again with its exact arguments first.
+      const previous = index > 0 ? views[index - 1] : undefined;
+      await core.group(
+        `Hop ${hop.number}: ${hop.from} → ${hop.to} (chart ${hop.chartVersion})`,
+        () => runHop(h, k, i, ctx, hop, previous, report),
+      );
+    }
+    await core.group('Verify', () =>
+      verify(h, k, i, ctx.milvusName, before.assessment, plan, report),
+    );
+  };
+  try {
+    await Promise.race([upgrade(), signals.cancelled]);
     report.setOutputs();
     await report.writeSummary();
   } catch (error) {
@@ -83,6 +116,7 @@ export async function run(): Promise<void> {
     await report.writeSummary().catch(() => undefined);
     core.setFailed(message);
   } finally {
+    signals.dispose();
     kube?.dispose();
     // A refusal can come while Helm still writes the repository list: let it finish first.
     await repository?.catch(() => undefined);
@@ -143,37 +177,17 @@ async function connect(i: Inputs, helmPath: string): Promise<{ kube: Kube; helm:
   }
 }
 
-/** The chart's versions in the repository, and the defaults of the chart versions the inputs name. */
-interface Repository {
-  versions: string[];
-  /** Settled before `addRepository` returns; a version the repository lacks is a rejection. */
-  defaults: Record<string, Promise<Values>>;
-}
-
-async function addRepository(helm: Helm, i: Inputs): Promise<Repository> {
+/** Adds the chart repository to the action's private list and lists the chart's versions. */
+async function addRepository(helm: Helm, i: Inputs): Promise<ChartVersion[]> {
   // `repo add` downloads the index into the private cache: no `repo update` needed after it.
   await helm.repoAdd(REPO, i.chartRepository);
-  const chart = `${REPO}/${i.chartName}`;
-  // The plan needs the defaults of the hops' charts: read them while searching, not after.
-  const defaults = Object.fromEntries(
-    [i.intermediateChartVersion, i.targetChartVersion].map((version) => [
-      version,
-      settle(helm.showValues(chart, version)),
-    ]),
-  );
-  try {
-    const versions = (await helm.searchVersions(chart)).map((v) => v.version);
-    return { versions, defaults };
-  } finally {
-    // Settle every Helm command before returning, so cleanup never races one.
-    await Promise.allSettled(Object.values(defaults));
-  }
+  return helm.searchVersions(`${REPO}/${i.chartName}`);
 }
 
 interface ReleaseRead {
   assessment: Assessment;
-  userValues: Values;
-  computedValues: Values;
+  /** What the next hop reuses: the last deployed revision's values and manifest. */
+  view: ReleaseView;
 }
 
 async function readRelease(helm: Helm, kube: Kube, i: Inputs): Promise<ReleaseRead> {
@@ -191,105 +205,68 @@ async function readRelease(helm: Helm, kube: Kube, i: Inputs): Promise<ReleaseRe
   if (a.stoppedHop) {
     const why = a.release.description ? ` (Helm: "${a.release.description}")` : '';
     core.warning(`An earlier run stopped during hop ${a.stoppedHop}${why}; it will run again.`);
+    if (a.deployedRevision !== undefined && a.deployedRevision !== a.release.revision) {
+      core.info(
+        `Helm reuses the values of revision ${a.deployedRevision}, the last deployed one; the plan is made from it.`,
+      );
+    }
   }
   for (const warning of a.warnings) core.warning(warning);
   return {
     assessment: a,
-    userValues: observed.userValues,
-    computedValues: observed.computedValues,
+    view: { values: observed.baseline.values, rendered: readManifest(observed.baseline.manifest) },
   };
 }
 
-async function checkCharts(
-  i: Inputs,
-  repository: Repository,
-  hops: readonly { chartVersion: string }[],
-): Promise<Record<string, Values>> {
-  const available = repository.versions;
+function checkCharts(i: Inputs, available: ChartVersion[], hops: readonly HopChoice[]): void {
   core.info(`${i.chartRepository}: ${available.length} versions of ${i.chartName}`);
-  const needed = [...new Set(hops.map((hop) => hop.chartVersion))];
-  const missing = needed.filter((version) => !available.includes(version));
-  if (missing.length > 0) {
-    throw new UpgradeError(
-      `The chart repository ${i.chartRepository} has no ${i.chartName} chart version ${missing.join(', ')}.`,
-      UNCHANGED,
-      'Check chart-repository (a mirror must carry both chart versions) and the chart version inputs.',
-    );
+  checkChartVersions({ repository: i.chartRepository, chartName: i.chartName }, available, hops);
+  for (const hop of hops) {
+    const chart = available.find((c) => c.version === hop.chartVersion);
+    core.info(`Chart ${i.chartName} ${hop.chartVersion}: found, Milvus ${chart?.appVersion}`);
   }
-  const defaults = await Promise.all(needed.map((version) => repository.defaults[version]));
-  for (const version of needed) core.info(`Chart ${i.chartName} ${version}: found`);
-  return Object.fromEntries(needed.map((version, n) => [version, defaults[n] as Values]));
 }
 
-function makePlan(
+async function makePlan(
   helm: Helm,
-  i: Inputs,
-  before: ReleaseRead,
+  ctx: PredictContext,
+  now: ReleaseView,
   choices: HopChoice[],
-  chartDefaults: Record<string, Values>,
-): Plan {
-  const plan = buildPlan(choices, {
-    release: i.releaseName,
-    namespace: i.namespace,
-    chartRef: `${REPO}/${i.chartName}`,
-    helmMajor: helm.major,
-    timeout: i.timeout,
-    valuesFiles: i.valuesFiles,
-    userValues: before.userValues,
-    computedValues: before.computedValues,
-    chartDefaults,
-  });
-  if (plan.hops.length === 0) {
-    core.info(`Already at ${i.targetVersion} with the 2.6 components: nothing to do.`);
-  }
+): Promise<{ plan: Plan; views: ReleaseView[] }> {
+  const predicted = await predictPlan(helm, choices, ctx, now);
+  const { plan } = predicted;
   for (const hop of plan.hops) {
     core.info(
       `Hop ${hop.number}: ${hop.from} → ${hop.to} with chart ${hop.chartVersion}, because ${hop.reason}.`,
     );
     for (const note of hop.notes) core.warning(note);
     core.info(`  helm ${hop.args.join(' ')}`);
+    core.info(
+      `  Helm's dry run renders ${hop.objects.length} objects and keeps the message queue and every dependency workload.`,
+    );
   }
-  return plan;
-}
-
-async function dryRun(helm: Helm, i: Inputs, plan: Plan, report: Report): Promise<void> {
-  const first = plan.hops[0];
-  if (!first) return;
-  const result = await helm.upgrade(
-    upgradeArgs({
-      release: i.releaseName,
-      namespace: i.namespace,
-      chartRef: `${REPO}/${i.chartName}`,
-      chartVersion: first.chartVersion,
-      valuesFiles: first.valuesFiles,
-      sets: first.sets,
-      helmMajor: helm.major,
-      timeout: i.timeout,
-      dryRun: true,
-    }),
-  );
-  report.dryRunObjects = result.objects;
-  core.info(
-    `Helm rendered hop ${first.number} against the cluster (--dry-run=server): it would apply ${result.objects?.length} objects:`,
-  );
-  for (const object of result.objects ?? []) core.info(`  ${object}`);
-  core.info('Dry run: nothing was changed.');
+  return predicted;
 }
 
 async function runHop(
   helm: Helm,
   kube: Kube,
   i: Inputs,
-  name: string,
+  ctx: PredictContext,
   hop: PlannedHop,
+  previous: ReleaseView | undefined,
   report: Report,
 ): Promise<void> {
   report.current = hop;
   const before = report.after?.components ?? report.before?.components ?? [];
   if (hop.resume) core.info(`Resuming: ${hop.reason}.`);
-  core.info(`helm ${hop.args.join(' ')}`);
   const started = Date.now();
-  const target = { release: i.releaseName, namespace: i.namespace, name };
+  if (previous) {
+    await recheckHop(helm, hop, ctx, previous);
+    core.info("Helm's dry run of the exact arguments confirms the plan.");
+  }
+  core.info(`helm ${hop.args.join(' ')}`);
+  const target = { release: i.releaseName, namespace: i.namespace, name: ctx.milvusName };
   const expect = { version: hop.to, components: hop.components, removes: hop.removes };
   try {
     await helm.upgrade(hop.args);
@@ -377,6 +354,9 @@ async function confirmQueue(helm: Helm, i: Inputs, report: Report): Promise<Mess
   return now.queue;
 }
 
+/** Helm's words when another operation holds the release (a second run, a person, a CD tool). */
+const BUSY = /another operation \(install\/upgrade\/rollback\) is in progress|already exists/;
+
 /** Turns any failure into what failed, the cluster's state now, and the next step. */
 async function failureMessage(
   error: unknown,
@@ -388,7 +368,11 @@ async function failureMessage(
   const what = error instanceof Error ? error.message : String(error);
   const hop = report.current;
   if ((!hop && report.hops.length === 0) || !helm || !i) {
-    return new UpgradeError(what, UNCHANGED, 'Fix the cause above and re-run.').message;
+    const next =
+      error instanceof Cancelled
+        ? 'Nothing was changed: re-run the workflow when you are ready.'
+        : 'Fix the cause above and re-run.';
+    return new UpgradeError(what, UNCHANGED, next).message;
   }
   const release = await findRelease(helm, i.releaseName, i.namespace).catch(() => undefined);
   report.failedAt = release;
@@ -400,15 +384,21 @@ async function failureMessage(
       'Look at the pods named above (kubectl get pods), fix the cause, and re-run: a cluster already at the target is only checked again.',
     ).message;
   }
-  const resume = `Fix the cause above and re-run this workflow with the same inputs: it resumes at hop ${hop.number}.`;
-  const start = report.before?.release.revision;
+  const failed = `Hop ${hop.number} (${hop.from} → ${hop.to}) failed: ${what}`;
+  if (error instanceof HelmError && BUSY.test(error.stderr)) {
+    return new UpgradeError(
+      failed,
+      state,
+      'Another operation holds the release (a second run of this workflow, or someone else): do not roll back. Wait for it to finish (helm status shows its progress), then re-run this workflow with the same inputs.',
+    ).message;
+  }
+  const resume = `${error instanceof Cancelled ? 'When you are ready, re-run' : 'Fix the cause above and re-run'} this workflow with the same inputs: it resumes at hop ${hop.number}.`;
+  const start = report.before?.deployedRevision;
   const next =
     hop.number === 1 && report.hops.length === 0 && start !== undefined
       ? `${resume} To return to where you started instead: \`${helm.rollbackCommand(i.releaseName, i.namespace, start)} --wait\`.`
-      : `${resume} Do not roll back across the 2.6 boundary: Milvus 2.6 records its streaming state in etcd, and a rollback to 2.5 is not supported.`;
-  return new UpgradeError(
-    `Hop ${hop.number} (${hop.from} → ${hop.to}) failed: ${what}`,
-    state,
-    next,
-  ).message;
+      : hop.number === 1
+        ? resume
+        : `${resume} Do not roll back across the 2.6 boundary: Milvus 2.6 records its streaming state in etcd, and a rollback to 2.5 is not supported.`;
+  return new UpgradeError(failed, state, next).message;
 }

@@ -1,5 +1,6 @@
 // The pure planner: from the assessed cluster to the hops of the official procedure, each with
-// its exact `helm upgrade` arguments and the `--set`s that keep the message queue.
+// its exact `helm upgrade` arguments. Which `--set`s keep the message queue is Helm's to say
+// (predict.ts asks it with a dry run); the planner only lays the arguments out.
 import type { Assessment, Targets } from './assess.ts';
 import { upgradeArgs } from './helm.ts';
 import {
@@ -10,9 +11,6 @@ import {
   type HopSpec,
   LEGACY_COORDINATORS,
 } from './milvus.ts';
-import { keepQueue } from './queue.ts';
-import type { Values } from './state.ts';
-import { mergeValues, valuesFromSets } from './values.ts';
 import { compareVersions, series } from './versions.ts';
 
 export interface HopChoice {
@@ -37,6 +35,8 @@ export interface PlannedHop extends HopChoice {
   components: readonly Component[];
   removes: Component[];
   notes: string[];
+  /** `Kind/name` of every object Helm's dry run of the hop rendered. */
+  objects: string[];
 }
 
 export interface Plan {
@@ -91,74 +91,53 @@ export function chooseHops(a: Assessment, t: Targets): HopChoice[] {
   return hops;
 }
 
-export interface PlanContext {
+/** What every hop's arguments share. */
+export interface ArgsContext {
   release: string;
   namespace: string;
   /** `<repo>/<chart>` as added to the private Helm repository config. */
   chartRef: string;
   helmMajor: 3 | 4;
   timeout: string;
-  /** The user's values files (final hop only), with their parsed contents. */
-  valuesFiles: { path: string; values: Values }[];
-  /** `helm get values` and `helm get values --all` of the release now. */
-  userValues: Values;
-  computedValues: Values;
-  /** `helm show values` of each chart version a hop uses. */
-  chartDefaults: Readonly<Record<string, Values>>;
 }
 
-/**
- * Turns the chosen hops into exact Helm invocations. Each hop's outcome is predicted the way
- * `--reset-then-reuse-values` computes it (new chart defaults, then the user values the release
- * carries, then values files, then `--set`s), and the message queue is pinned where it would move.
- */
-export function buildPlan(choices: readonly HopChoice[], ctx: PlanContext): Plan {
-  let userValues = ctx.userValues;
-  let current = ctx.computedValues;
-  const hops = choices.map((choice, index): PlannedHop => {
-    const final = index === choices.length - 1;
-    const files = final ? ctx.valuesFiles : [];
-    const fileValues = mergeValues(...files.map((file) => file.values));
-    const defaults = ctx.chartDefaults[choice.chartVersion];
-    if (!defaults) throw new Error(`No chart defaults for chart ${choice.chartVersion}`);
-    const baseSets: [string, string][] = [
-      ['image.all.tag', choice.to],
-      ...choice.spec.sets.map(([key, value]): [string, string] => [key, value]),
-    ];
-    const predicted = mergeValues(defaults, userValues, fileValues, valuesFromSets(baseSets));
-    const label = `hop ${choice.number} (${choice.to}, chart ${choice.chartVersion})`;
-    const { pins, notes } = keepQueue({
-      hop: label,
-      current,
-      predicted,
-      chartDefaults: defaults,
-      valuesFiles: fileValues,
-    });
-    const sets = [...baseSets, ...pins];
-    userValues = mergeValues(userValues, valuesFromSets(sets));
-    current = mergeValues(predicted, valuesFromSets(pins));
-    return {
-      ...choice,
+/** The `--set`s a hop always carries: the image tag, then the hop's own flags. */
+export function hopSets(choice: HopChoice): [string, string][] {
+  return [
+    ['image.all.tag', choice.to],
+    ...choice.spec.sets.map(([key, value]): [string, string] => [key, value]),
+  ];
+}
+
+/** The label of a hop in messages: `hop 1 (v2.5.16, chart 4.2.58)`. */
+export function hopLabel(choice: HopChoice): string {
+  return `hop ${choice.number} (${choice.to}, chart ${choice.chartVersion})`;
+}
+
+/** The exact `helm upgrade` arguments of a hop, with the pins Helm's dry run called for. */
+export function planHop(
+  choice: HopChoice,
+  ctx: ArgsContext,
+  keeping: { valuesFiles: string[]; pins: [string, string][]; notes: string[]; objects: string[] },
+): PlannedHop {
+  const sets = [...hopSets(choice), ...keeping.pins];
+  return {
+    ...choice,
+    sets,
+    pins: keeping.pins,
+    valuesFiles: keeping.valuesFiles,
+    args: upgradeArgs({
+      ...ctx,
+      chartVersion: choice.chartVersion,
+      valuesFiles: keeping.valuesFiles,
       sets,
-      pins,
-      valuesFiles: files.map((file) => file.path),
-      args: upgradeArgs({
-        release: ctx.release,
-        chartRef: ctx.chartRef,
-        namespace: ctx.namespace,
-        chartVersion: choice.chartVersion,
-        valuesFiles: files.map((file) => file.path),
-        sets,
-        helmMajor: ctx.helmMajor,
-        timeout: ctx.timeout,
-        dryRun: false,
-      }),
-      components: choice.spec.components,
-      removes: ALL_COMPONENTS.filter(
-        (c) => c !== 'standalone' && !choice.spec.components.includes(c),
-      ),
-      notes,
-    };
-  });
-  return { hops };
+      dryRun: false,
+    }),
+    components: choice.spec.components,
+    removes: ALL_COMPONENTS.filter(
+      (c) => c !== 'standalone' && !choice.spec.components.includes(c),
+    ),
+    notes: keeping.notes,
+    objects: keeping.objects,
+  };
 }

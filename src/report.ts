@@ -32,8 +32,6 @@ export class Report {
   after: (Landing & { version: string; queue: MessageQueue }) | undefined;
   /** The release as Helm reported it when the run failed, for the outputs. */
   failedAt: ReleaseInfo | undefined;
-  /** Dry run: the objects the first hop would render. */
-  dryRunObjects: string[] | undefined;
   notes: string[] = [];
   failure: string | undefined;
 
@@ -164,9 +162,9 @@ export class Report {
         ),
       );
     }
-    if (this.dryRunObjects) {
+    if (this.dryRun && this.plan && this.plan.hops.length > 0) {
       s.addRaw(
-        `The server-side dry run of the first hop rendered ${this.dryRunObjects.length} objects.`,
+        `Helm's server-side dry run rendered ${this.plan.hops.map((h) => `hop ${h.number}: ${h.objects.length} objects`).join(', ')}; each keeps the message queue and every dependency workload.`,
         true,
       );
     }

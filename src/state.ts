@@ -63,6 +63,13 @@ export interface ObservedRelease {
   userValues: Values;
   /** `helm get values --all`: the values the current revision was rendered with. */
   computedValues: Values;
+  /**
+   * What the next `--reset-then-reuse-values` starts from: the computed values and manifest of
+   * the last deployed revision (of the latest one when none is deployed).
+   */
+  baseline: { values: Values; manifest: string };
+  /** The last deployed revision, where a rollback returns to; undefined when none is. */
+  deployedRevision: number | undefined;
   /** Milvus Deployments of the release (selected by name and instance labels). */
   deployments: DeploymentInfo[];
   /** Every pod of the release: Milvus and its dependencies. */

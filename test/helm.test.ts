@@ -19,15 +19,17 @@ import {
   exactFilter,
   Helm,
   HelmError,
+  parseDryRun,
+  parseHistory,
   parseList,
   parseStatus,
   STDERR_LIMIT,
   splitChart,
-  summarizeDryRun,
   trimStderr,
   type UpgradeSpec,
   upgradeArgs,
 } from '../src/helm.ts';
+import { readManifest } from '../src/manifest.ts';
 import { HOP_TO_MIXCOORD, HOP_TO_STREAMING } from '../src/milvus.ts';
 import { startTestCluster, type TestCluster } from './cluster/index.ts';
 import { chartArchive, MILVUS_CHART_VERSIONS, startChartRepository } from './support/chart-repo.ts';
@@ -297,36 +299,30 @@ describe('parsing Helm output', () => {
     );
   });
 
-  test('summarizes a dry run as Kind/name, from JSON or text', () => {
-    const manifest = [
-      '---',
-      '# Source: milvus/templates/secret.yaml',
-      'apiVersion: v1',
-      'kind: Secret',
-      'metadata:',
-      '  name: my-milvus-minio',
-      'data:',
-      '  password: c2VjcmV0',
-      '---',
-      '# Source: milvus/templates/deployment.yaml',
-      'apiVersion: apps/v1',
-      'kind: Deployment',
-      'metadata:',
-      '  name: my-milvus-proxy',
-      '',
-    ].join('\n');
-    const hook = 'apiVersion: batch/v1\nkind: Job\nmetadata:\n  name: my-milvus-init\n';
+  test('parses a dry run and the history, keeping no manifest text beyond the release', () => {
     const json = JSON.stringify({
       name: 'my-milvus',
-      manifest,
-      hooks: [{ name: 'my-milvus-init', manifest: hook }],
-      config: { password: 'secret' },
+      config: { pulsar: { enabled: true } },
+      chart: { metadata: { version: '4.2.58', appVersion: '2.5.16' }, values: { a: 1 } },
+      manifest: 'kind: ConfigMap\nmetadata:\n  name: x\n',
     });
-    const expected = ['Secret/my-milvus-minio', 'Deployment/my-milvus-proxy', 'Job/my-milvus-init'];
-    assert.deepEqual(summarizeDryRun(json), expected);
-    const text = `Release "my-milvus" has been upgraded. Happy Helming!\nNAME: my-milvus\nHOOKS:\n---\n${hook}MANIFEST:\n${manifest}\nNOTES:\nkind: NotAnObject\nmetadata:\n  name: nope\n`;
-    assert.deepEqual(summarizeDryRun(text).sort(), [...expected].sort());
-    assert.deepEqual(summarizeDryRun(''), []);
+    assert.deepEqual(parseDryRun(json), {
+      userValues: { pulsar: { enabled: true } },
+      chartValues: { a: 1 },
+      chartVersion: '4.2.58',
+      appVersion: '2.5.16',
+      manifest: 'kind: ConfigMap\nmetadata:\n  name: x\n',
+    });
+    assert.throws(() => parseDryRun('Release "x" has been upgraded'), HelmError);
+    assert.deepEqual(
+      parseHistory(
+        '[{"revision":1,"status":"superseded","chart":"milvus-4.2.20","description":"Install complete"},{"revision":2,"status":"failed","chart":"milvus-4.2.58","description":"Upgrade failed"}]',
+      ).map((r) => [r.revision, r.status, r.chart]),
+      [
+        [1, 'superseded', 'milvus-4.2.20'],
+        [2, 'failed', 'milvus-4.2.58'],
+      ],
+    );
   });
 
   test('checks the Helm version', () => {
@@ -391,7 +387,7 @@ describe('Helm.create against the real binaries', () => {
       assert.ok(existsSync(repositoryDir));
       await helm.dispose();
       assert.ok(!existsSync(repositoryDir), 'dispose removes the private repository directory');
-      assert.deepEqual(helm.upgradeArgs({ ...hop1, sets: [] }).slice(-3), [
+      assert.deepEqual(upgradeArgs({ ...hop1, helmMajor: helm.major, sets: [] }).slice(-3), [
         helm.major === 4 ? '--wait=watcher' : '--wait',
         '--timeout',
         '20m',
@@ -417,6 +413,8 @@ describe('Helm.create against the real binaries', () => {
       await assert.rejects(helm.upgrade([...upgradeArgs(hop1), flag]), /refuses/);
     }
     await assert.rejects(helm.upgrade(['rollback', 'x']), /needs arguments from upgradeArgs/);
+    await assert.rejects(helm.upgrade(upgradeArgs({ ...hop1, dryRun: true })), /Helm\.dryRun/);
+    await assert.rejects(helm.dryRun(upgradeArgs(hop1)), /needs --dry-run=server/);
   });
 });
 
@@ -479,7 +477,7 @@ describe('chart repository commands against a local repository', () => {
   after(() => server?.stop());
 
   for (const version of HELM_VERSIONS) {
-    test(`${version}: repo add/update, search exact versions, show values`, async () => {
+    test(`${version}: repo add/update, search exact versions`, async () => {
       const env = isolatedEnv(`repo-${version}`);
       // The user's own repository list, which the action must leave alone.
       const userRepos = join(env.HOME ?? '', 'user-repositories.yaml');
@@ -506,37 +504,18 @@ describe('chart repository commands against a local repository', () => {
         { version: '5.0.0', appVersion: '2.6.0' },
         { version: '4.2.58', appVersion: '2.5.16' },
       ]);
-      assert.deepEqual(await helm.searchVersions('zilliztech/milvus', { devel: true }), [
-        { version: '5.0.1-rc.1', appVersion: '2.6.1' },
-        { version: '5.0.0', appVersion: '2.6.0' },
-        { version: '4.2.58', appVersion: '2.5.16' },
-      ]);
       assert.deepEqual(await helm.searchVersions('zilliztech/milvus-operator'), [
         { version: '1.3.0', appVersion: '1.3.0' },
       ]);
       assert.deepEqual(await helm.searchVersions('zilliztech/milv'), []);
 
-      assert.deepEqual(await helm.showValues('zilliztech/milvus', '4.2.58'), {
-        image: { all: { repository: 'milvusdb/milvus', tag: 'v2.5.16' } },
-        mixCoordinator: { enabled: true },
-        streaming: { enabled: false },
-      });
-      const five = await helm.showValues('zilliztech/milvus', '5.0.0');
-      assert.deepEqual(five.streaming, { enabled: true });
-
-      await assert.rejects(helm.showValues('zilliztech/milvus', '9.9.9'), (error: unknown) => {
-        assert.ok(error instanceof HelmError);
-        assert.equal(error.subcommand, 'show values');
-        assert.match(error.stderr, /9\.9\.9/);
-        return true;
-      });
       await assert.rejects(helm.repoAdd('broken', 'http://127.0.0.1:1/'), HelmError);
     });
   }
 });
 
 describe('the fixture Milvus chart repository', () => {
-  test('every Helm lists the fixture Milvus versions and reads their defaults', async () => {
+  test('every Helm lists the fixture Milvus versions with their Milvus versions', async () => {
     const repository = await startChartRepository();
     try {
       for (const version of HELM_VERSIONS) {
@@ -554,21 +533,15 @@ describe('the fixture Milvus chart repository', () => {
         assert.deepEqual(await helm.searchVersions('fixtures/webapp'), [
           { version: '1.0.0', appVersion: '1.27.0' },
         ]);
-        const hop2 = await helm.showValues('fixtures/milvus', '5.0.0');
-        assert.equal(asObject(hop2.streaming).enabled, true);
-        assert.equal(asObject(hop2.indexNode).enabled, false);
-        const hop1Values = await helm.showValues('fixtures/milvus', '4.2.58');
-        assert.deepEqual(asObject(asObject(hop1Values.image).all).tag, 'v2.5.16');
+        const apps = Object.fromEntries(versions.map((v) => [v.version, v.appVersion]));
+        assert.equal(apps['4.2.58'], '2.5.16');
+        assert.equal(apps['5.0.0'], '2.6.0');
       }
     } finally {
       await repository.stop();
     }
   });
 });
-
-function asObject(value: unknown): Record<string, unknown> {
-  return value !== null && typeof value === 'object' ? (value as Record<string, unknown>) : {};
-}
 
 describe('read commands against release records in the test cluster', () => {
   const namespace = 'milvus';
@@ -743,33 +716,35 @@ describe('against the test cluster', { concurrency: true }, () => {
         assert.deepEqual(all.image, { repository: 'nginx', tag: '1.27' });
       });
 
-      test('a dry run renders on the server, streams nothing and changes nothing', async () => {
-        const lines: string[] = [];
-        const result = await helm.upgrade(
-          helm.upgradeArgs({
+      test('a dry run renders on the server what Helm would record, and changes nothing', async () => {
+        const release = await helm.dryRun(
+          upgradeArgs({
             release: 'web',
             namespace,
             chartRef: 'fixtures/webapp',
             chartVersion: '1.0.0',
             sets: [['image.tag', '1.28']],
+            helmMajor: helm.major,
             timeout: '60s',
             dryRun: true,
           }),
-          { onLine: (line) => lines.push(line) },
         );
-        assert.deepEqual(lines, []);
-        assert.equal(result.stdout, '');
-        assert.deepEqual(result.objects?.sort(), ['Deployment/web-webapp', 'Service/web-webapp']);
+        assert.deepEqual(release.userValues, { image: { tag: '1.28' } });
+        assert.deepEqual(release.chartValues.image, { repository: 'nginx', tag: '1.27' });
+        assert.deepEqual([release.chartVersion, release.appVersion], ['1.0.0', '1.27.0']);
+        const rendered = readManifest(release.manifest);
+        assert.deepEqual(rendered.objects.sort(), ['Deployment/web-webapp', 'Service/web-webapp']);
+        assert.deepEqual(rendered.workloads[0]?.images, ['web=nginx:1.28']);
         assert.equal((await helm.status('web', namespace))?.revision, 1);
         const deployment = cluster.store.get('deployments', namespace, 'web-webapp');
         assert.match(JSON.stringify(deployment?.spec), /nginx:1\.27/);
       });
 
-      test('an upgrade streams Helm output, waits, and keeps the values', async () => {
+      test('an upgrade waits, keeps the values, and shows in the history', async () => {
         const valuesFile = join(cluster.dir, 'extra-values.yaml');
         writeFileSync(valuesFile, 'service:\n  port: 8080\n');
-        const lines: string[] = [];
-        const args = helm.upgradeArgs({
+        const args = upgradeArgs({
+          helmMajor: helm.major,
           release: 'web',
           namespace,
           chartRef: 'fixtures/webapp',
@@ -782,13 +757,7 @@ describe('against the test cluster', { concurrency: true }, () => {
           timeout: '60s',
         });
         assert.ok(args.includes(helm.major === 4 ? '--wait=watcher' : '--wait'));
-        const result = await helm.upgrade(args, { onLine: (line) => lines.push(line) });
-        assert.equal(result.exitCode, 0);
-        assert.ok(
-          lines.some((line) => /has been upgraded/.test(line)),
-          lines.join('\n'),
-        );
-        assert.equal(result.objects, undefined);
+        await helm.upgrade(args);
 
         const deployment = cluster.store.get('deployments', namespace, 'web-webapp');
         assert.match(JSON.stringify(deployment?.spec), /nginx:1\.28/);
@@ -804,10 +773,22 @@ describe('against the test cluster', { concurrency: true }, () => {
         const status = await helm.status('web', namespace);
         assert.equal(status?.revision, 2);
         assert.equal(status?.status, 'deployed');
+        assert.deepEqual(
+          (await helm.history('web', namespace)).map((r) => [r.revision, r.status]),
+          [
+            [1, 'superseded'],
+            [2, 'deployed'],
+          ],
+        );
+        assert.match(await helm.getManifest('web', namespace, 1), /nginx:1\.27/);
+        assert.match(await helm.getManifest('web', namespace), /nginx:1\.28/);
+        const first = await helm.getValues('web', namespace, { all: true, revision: 1 });
+        assert.deepEqual(first.image, { repository: 'nginx', tag: '1.27' });
 
         // --reset-then-reuse-values: the next hop keeps what was set before.
         await helm.upgrade(
-          helm.upgradeArgs({
+          upgradeArgs({
+            helmMajor: helm.major,
             release: 'web',
             namespace,
             chartRef: 'fixtures/webapp',
@@ -815,7 +796,6 @@ describe('against the test cluster', { concurrency: true }, () => {
             sets: [['image.tag', '1.29']],
             timeout: '60s',
           }),
-          { onLine: () => {} },
         );
         assert.deepEqual(await helm.getValues('web', namespace), {
           image: { tag: '1.29' },
@@ -827,7 +807,8 @@ describe('against the test cluster', { concurrency: true }, () => {
       test('a failed upgrade is a HelmError with a short stderr', async () => {
         await assert.rejects(
           helm.upgrade(
-            helm.upgradeArgs({
+            upgradeArgs({
+              helmMajor: helm.major,
               release: 'web',
               namespace,
               chartRef: 'fixtures/webapp',
@@ -835,7 +816,6 @@ describe('against the test cluster', { concurrency: true }, () => {
               sets: [],
               timeout: '60s',
             }),
-            { onLine: () => {} },
           ),
           (error: unknown) => {
             assert.ok(error instanceof HelmError);
@@ -848,7 +828,8 @@ describe('against the test cluster', { concurrency: true }, () => {
         );
         await assert.rejects(
           helm.upgrade(
-            helm.upgradeArgs({
+            upgradeArgs({
+              helmMajor: helm.major,
               release: 'nosuch',
               namespace,
               chartRef: 'fixtures/webapp',
@@ -856,7 +837,6 @@ describe('against the test cluster', { concurrency: true }, () => {
               sets: [],
               timeout: '60s',
             }),
-            { onLine: () => {} },
           ),
           (error: unknown) => {
             assert.ok(error instanceof HelmError);

@@ -5,8 +5,9 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { stringify } from 'yaml';
+import { queueBlocks } from '../../src/manifest.ts';
 import { installMilvus, startWorld, type World } from '../support/harness.ts';
-import { EXTERNAL_PULSAR, queueBlocks } from '../support/milvus-release.ts';
+import { EXTERNAL_PULSAR } from '../support/milvus-release.ts';
 import {
   act,
   api,

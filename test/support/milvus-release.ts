@@ -1,7 +1,6 @@
 // Helm arguments that install a fixture Milvus release the way a user of that chart version
-// would have, and a reader for the message-queue blocks the chart renders into its ConfigMap.
+// would have.
 import semver from 'semver';
-import { isMap, isScalar, parseDocument } from 'yaml';
 
 /** Distinctive credentials every fixture release is installed with: they must never be printed. */
 export const FIXTURE_SECRETS = {
@@ -141,31 +140,4 @@ export function milvusInstallArgs(options: MilvusInstallOptions): string[] {
     options.namespace,
     ...sets.flatMap(([key, value]) => ['--set', `${key}=${value}`]),
   ];
-}
-
-/** One message-queue block of the rendered `default.yaml`, in the order the chart wrote them. */
-export interface QueueBlock {
-  /** `mq.type`: pulsar, kafka, woodpecker, rocksmq or natsmq. */
-  type: string;
-  /** `pulsar.address`, or `kafka.brokerList`, that follows it; absent for the others. */
-  address?: string;
-}
-
-/**
- * The queue blocks of a rendered `default.yaml`. The chart may render several (Pulsar and Kafka
- * both on, or a Pulsar left on in standalone mode), which repeats the top-level `mq` key.
- */
-export function queueBlocks(defaultYaml: string): QueueBlock[] {
-  const doc = parseDocument(defaultYaml, { uniqueKeys: false });
-  const blocks: QueueBlock[] = [];
-  if (!isMap(doc.contents)) return blocks;
-  for (const pair of doc.contents.items) {
-    const key = isScalar(pair.key) ? pair.key.value : undefined;
-    const value = isMap(pair.value) ? (pair.value.toJSON() as Record<string, unknown>) : {};
-    const last = blocks.at(-1);
-    if (key === 'mq') blocks.push({ type: String(value.type) });
-    else if (key === 'pulsar' && last?.type === 'pulsar') last.address = String(value.address);
-    else if (key === 'kafka' && last?.type === 'kafka') last.address = String(value.brokerList);
-  }
-  return blocks;
 }

@@ -245,6 +245,29 @@ describe('assess reads the facts the planner needs', () => {
     assert.equal(a.layout, 'separate');
   });
 
+  test('a failed hop 1: the queue and the rollback target are the last deployed revision', () => {
+    // The failed revision rendered Pulsar v3; Helm's next reuse starts from revision 1 (Pulsar v2).
+    const a = assess(
+      observed({
+        status: 'failed',
+        revision: 2,
+        deployedRevision: 1,
+        chartVersion: '4.2.58',
+        userValues: HOP1_VALUES,
+        computedValues: mergeValues(CHART_4_2_58, HOP1_VALUES),
+        baselineValues: CHART_4_2_20,
+        components: [...LAYOUTS.mixcoord, 'rootcoord'],
+        version: 'v2.5.16',
+        versions: { rootcoord: 'v2.5.10' },
+      }),
+      TARGETS,
+    );
+    assert.equal(a.stoppedHop, 1);
+    assert.equal(a.queue.queue, 'pulsar');
+    assert.equal(a.deployedRevision, 1);
+    assert.equal(a.release.revision, 2);
+  });
+
   test('a finished hop 1 is not a stopped hop', () => {
     const a = assess(
       observed({

@@ -77,6 +77,9 @@ export interface Shape {
   revision?: number;
   userValues?: Values;
   computedValues?: Values;
+  /** The last deployed revision's computed values; default the computed values. */
+  baselineValues?: Values;
+  deployedRevision?: number;
   unready?: Component[];
   extraPods?: PodInfo[];
   operator?: ObservedRelease['operator'];
@@ -137,6 +140,13 @@ export function observed(shape: Shape = {}): ObservedRelease {
         },
     userValues: shape.userValues ?? {},
     computedValues: shape.computedValues ?? CHART_4_2_58,
+    baseline: {
+      values: shape.baselineValues ?? shape.computedValues ?? CHART_4_2_58,
+      manifest: '',
+    },
+    deployedRevision:
+      shape.deployedRevision ??
+      ((shape.status ?? 'deployed') === 'deployed' ? (shape.revision ?? 3) : undefined),
     deployments,
     pods: [...pods, pod('milvus-etcd-0'), ...(shape.extraPods ?? [])],
     operator: shape.operator ?? [],

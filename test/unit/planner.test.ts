@@ -1,9 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { assess } from '../../src/assess.ts';
-import { UpgradeError } from '../../src/errors.ts';
-import { buildPlan, chooseHops, type PlanContext } from '../../src/planner.ts';
-import type { Values } from '../../src/state.ts';
+import { chooseHops, type HopChoice, planHop } from '../../src/planner.ts';
 import { mergeValues } from '../../src/values.ts';
 import {
   CHART_4_2_20,
@@ -25,23 +23,6 @@ const HOP1_SETS = [
   'indexCoordinator.enabled=false',
 ];
 const HOP2_SETS = ['streaming.enabled=true', 'indexNode.enabled=false'];
-
-function plan(shape: Shape, over: Partial<PlanContext> = {}) {
-  const o = observed(shape);
-  const choices = chooseHops(assess(o, TARGETS), TARGETS);
-  return buildPlan(choices, {
-    release: 'milvus',
-    namespace: 'default',
-    chartRef: 'zilliztech/milvus',
-    helmMajor: 3,
-    timeout: '20m',
-    valuesFiles: [],
-    userValues: o.userValues,
-    computedValues: o.computedValues,
-    chartDefaults: { '4.2.58': CHART_4_2_58, '5.0.0': CHART_5_0_0 },
-    ...over,
-  });
-}
 
 /** The `--set` values of a hop's arguments, in order. */
 function sets(args: readonly string[]): string[] {
@@ -167,10 +148,29 @@ describe('chooseHops', () => {
   });
 });
 
-describe('buildPlan', () => {
-  test('the exact Helm 3 arguments of the official procedure, with Pulsar v2 pinned', () => {
-    const { hops } = plan(OLD_PULSAR);
-    assert.deepEqual(hops[0]?.args, [
+describe('planHop', () => {
+  const ctx = {
+    release: 'milvus',
+    namespace: 'default',
+    chartRef: 'zilliztech/milvus',
+    helmMajor: 3 as const,
+    timeout: '20m',
+  };
+  const [hop1, hop2] = chooseHops(assess(observed(OLD_PULSAR), TARGETS), TARGETS);
+  const keeping = (pins: [string, string][] = [], valuesFiles: string[] = []) => ({
+    valuesFiles,
+    pins,
+    notes: [],
+    objects: [],
+  });
+
+  test('the exact Helm 3 arguments of the official procedure, with the pins Helm called for', () => {
+    const pins: [string, string][] = [
+      ['pulsar.enabled', 'true'],
+      ['pulsarv3.enabled', 'false'],
+    ];
+    const hop = planHop(hop1 as HopChoice, ctx, keeping(pins));
+    assert.deepEqual(hop.args, [
       'upgrade',
       'milvus',
       'zilliztech/milvus',
@@ -189,49 +189,31 @@ describe('buildPlan', () => {
       '--timeout',
       '20m',
     ]);
-    assert.deepEqual(hops[0]?.pins, [
-      ['pulsar.enabled', 'true'],
-      ['pulsarv3.enabled', 'false'],
+    assert.deepEqual(hop.pins, pins);
+    assert.deepEqual(sets(planHop(hop2 as HopChoice, ctx, keeping()).args), [
+      'image.all.tag=v2.6.4',
+      ...HOP2_SETS,
     ]);
-    // Hop 2 reuses hop 1's sets, pins included, so it needs no pins of its own.
-    assert.deepEqual(hops[1]?.args, [
-      'upgrade',
-      'milvus',
-      'zilliztech/milvus',
-      '--namespace',
-      'default',
-      '--version',
-      '5.0.0',
-      '--reset-then-reuse-values',
-      ...['image.all.tag=v2.6.4', ...HOP2_SETS].flatMap((s) => ['--set', s]),
-      '--wait',
-      '--timeout',
-      '20m',
-    ]);
-    assert.deepEqual(hops[1]?.pins, []);
-    assert.equal(hops[0]?.notes.length, 2);
   });
 
   test('Helm 4 waits with the watcher', () => {
-    const { hops } = plan(
-      { version: 'v2.5.16', components: LAYOUTS.mixcoord },
-      { helmMajor: 4, timeout: '45m' },
-    );
-    assert.deepEqual(hops[0]?.args.slice(-3), ['--wait=watcher', '--timeout', '45m']);
+    const hop = planHop(hop1 as HopChoice, { ...ctx, helmMajor: 4, timeout: '45m' }, keeping());
+    assert.deepEqual(hop.args.slice(-3), ['--wait=watcher', '--timeout', '45m']);
   });
 
   test('components expected and removed per hop', () => {
-    const { hops } = plan(OLD_PULSAR);
-    assert.deepEqual(hops[0]?.components, LAYOUTS.mixcoord);
-    assert.deepEqual(hops[0]?.removes, [
+    const one = planHop(hop1 as HopChoice, ctx, keeping());
+    assert.deepEqual(one.components, LAYOUTS.mixcoord);
+    assert.deepEqual(one.removes, [
       'rootcoord',
       'querycoord',
       'datacoord',
       'indexcoord',
       'streamingnode',
     ]);
-    assert.deepEqual(hops[1]?.components, LAYOUTS.streaming);
-    assert.deepEqual(hops[1]?.removes, [
+    const two = planHop(hop2 as HopChoice, ctx, keeping());
+    assert.deepEqual(two.components, LAYOUTS.streaming);
+    assert.deepEqual(two.removes, [
       'rootcoord',
       'querycoord',
       'datacoord',
@@ -240,54 +222,9 @@ describe('buildPlan', () => {
     ]);
   });
 
-  test('values files go to the final hop only, before the sets', () => {
-    const files = [{ path: '/w/prod.yaml', values: { queryNode: { replicas: 3 } } }];
-    const { hops } = plan(OLD_PULSAR, { valuesFiles: files });
-    assert.equal(hops[0]?.args.includes('-f'), false);
-    const args = hops[1]?.args ?? [];
-    assert.deepEqual(args.slice(8, 10), ['-f', '/w/prod.yaml']);
-    assert.deepEqual(hops[1]?.valuesFiles, ['/w/prod.yaml']);
-  });
-
-  test('a Kafka release from the old chart keeps Kafka: the new default Pulsar v3 is pinned off', () => {
-    const userValues: Values = { pulsar: { enabled: false }, kafka: { enabled: true } };
-    const { hops } = plan({
-      ...OLD_PULSAR,
-      userValues,
-      computedValues: mergeValues(CHART_4_2_20, userValues),
-    });
-    assert.deepEqual(sets(hops[0]?.args ?? []).slice(-1), ['pulsarv3.enabled=false']);
-    assert.deepEqual(hops[1]?.pins, []);
-  });
-
-  test('Pulsar v3 releases need no pins at all', () => {
-    const { hops } = plan({ components: LAYOUTS.mixcoord, chartVersion: '4.2.58' });
-    assert.deepEqual(
-      hops.map((h) => h.pins),
-      [[], []],
-    );
-  });
-
-  test('refuses values files that would switch the queue', () => {
-    const files = [
-      {
-        path: '/w/switch.yaml',
-        values: { pulsar: { enabled: false }, pulsarv3: { enabled: true } },
-      },
-    ];
-    assert.throws(
-      () => plan(OLD_PULSAR, { valuesFiles: files }),
-      (error: unknown) => error instanceof UpgradeError && /pulsar\.enabled=false/.test(error.what),
-    );
-  });
-
-  test('already at the target: an empty plan', () => {
-    const { hops } = plan({
-      version: 'v2.6.4',
-      components: LAYOUTS.streaming,
-      chartVersion: '5.0.0',
-      computedValues: CHART_5_0_0,
-    });
-    assert.deepEqual(hops, []);
+  test('values files come before the sets', () => {
+    const hop = planHop(hop2 as HopChoice, ctx, keeping([], ['/w/prod.yaml']));
+    assert.deepEqual(hop.args.slice(8, 10), ['-f', '/w/prod.yaml']);
+    assert.deepEqual(hop.valuesFiles, ['/w/prod.yaml']);
   });
 });

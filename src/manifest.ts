@@ -1,0 +1,90 @@
+// What a Helm manifest renders, read as data: each object's kind and name, the workloads with
+// their images, and the message queue that Milvus' own rendered config points at. Nothing else
+// is kept: manifests hold credentials.
+import { isMap, isScalar, parseAllDocuments, parseDocument } from 'yaml';
+
+export interface Workload {
+  kind: string;
+  name: string;
+  labels: Record<string, string>;
+  /** `container=image` of every container and init container. */
+  images: string[];
+}
+
+/** One queue block of Milvus' `default.yaml`, in the order the chart wrote them. */
+export interface QueueBlock {
+  /** `mq.type`: pulsar, kafka, woodpecker, rocksmq or natsmq. */
+  type: string;
+  /** `pulsar.address`, or `kafka.brokerList`, that follows it; absent for the others. */
+  address?: string;
+}
+
+export interface Rendered {
+  /** `Kind/name` of every object. */
+  objects: string[];
+  /** Deployments, StatefulSets and DaemonSets. */
+  workloads: Workload[];
+  /** The queue blocks of the Milvus config; undefined when no Milvus config was rendered. */
+  queue: QueueBlock[] | undefined;
+}
+
+const WORKLOAD_KINDS = ['Deployment', 'StatefulSet', 'DaemonSet'];
+
+function record(value: unknown): Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value)
+    ? (value as Record<string, unknown>)
+    : {};
+}
+
+function images(podSpec: Record<string, unknown>): string[] {
+  return ['initContainers', 'containers'].flatMap((key) => {
+    const list = podSpec[key];
+    return Array.isArray(list)
+      ? list.map((c) => `${String(record(c).name)}=${String(record(c).image)}`)
+      : [];
+  });
+}
+
+/**
+ * The queue blocks of a rendered `default.yaml`. The chart may render several (Pulsar and Kafka
+ * both on), which repeats the top-level `mq` key, so the document is read pair by pair.
+ */
+export function queueBlocks(defaultYaml: string): QueueBlock[] {
+  const doc = parseDocument(defaultYaml, { uniqueKeys: false });
+  const blocks: QueueBlock[] = [];
+  if (!isMap(doc.contents)) return blocks;
+  for (const pair of doc.contents.items) {
+    const key = isScalar(pair.key) ? pair.key.value : undefined;
+    const value = isMap(pair.value) ? (pair.value.toJSON() as Record<string, unknown>) : {};
+    const last = blocks.at(-1);
+    if (key === 'mq') blocks.push({ type: String(value.type) });
+    else if (key === 'pulsar' && last?.type === 'pulsar') last.address = String(value.address);
+    else if (key === 'kafka' && last?.type === 'kafka') last.address = String(value.brokerList);
+  }
+  return blocks;
+}
+
+export function readManifest(manifest: string): Rendered {
+  const rendered: Rendered = { objects: [], workloads: [], queue: undefined };
+  for (const doc of parseAllDocuments(manifest)) {
+    const object = record(doc.toJS({ maxAliasCount: 100 }) as unknown);
+    const kind = typeof object.kind === 'string' ? object.kind : undefined;
+    const name = record(object.metadata).name;
+    if (!kind || typeof name !== 'string') continue;
+    rendered.objects.push(`${kind}/${name}`);
+    if (WORKLOAD_KINDS.includes(kind)) {
+      const podSpec = record(record(record(object.spec).template).spec);
+      const labels = record(record(object.metadata).labels) as Record<string, string>;
+      rendered.workloads.push({ kind, name, labels, images: images(podSpec) });
+    }
+    const config = record(object.data)['default.yaml'];
+    if (kind === 'ConfigMap' && typeof config === 'string') rendered.queue = queueBlocks(config);
+  }
+  return rendered;
+}
+
+/** How a queue reading reads in a message: `pulsar at my-milvus-pulsar-proxy`. */
+export function describeQueue(blocks: readonly QueueBlock[] | undefined): string {
+  if (!blocks || blocks.length === 0) return 'no message queue';
+  return blocks.map((b) => (b.address ? `${b.type} at ${b.address}` : b.type)).join(' + ');
+}

@@ -1,0 +1,184 @@
+// Helm decides, the action checks: before anything changes, every hop is run as a server-side
+// dry run of its exact arguments, and what Helm would record and apply is read back. The pins
+// that keep the message queue come from that answer, and a second dry run with the pins must
+// show the same queue and every non-Milvus workload still there before a hop may run.
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { stringify } from 'yaml';
+import { refusal } from './errors.ts';
+import { type DryRunRelease, type Helm, upgradeArgs } from './helm.ts';
+import { describeQueue, type Rendered, readManifest } from './manifest.ts';
+import { ALL_COMPONENTS, type Component } from './milvus.ts';
+import {
+  type ArgsContext,
+  type HopChoice,
+  hopLabel,
+  hopSets,
+  type Plan,
+  type PlannedHop,
+  planHop,
+} from './planner.ts';
+import { keepQueue, readQueue } from './queue.ts';
+import type { Values } from './state.ts';
+import { mergeValues, valuesFromSets } from './values.ts';
+
+/** A release as Helm has it or would have it: its computed values and what it renders. */
+export interface ReleaseView {
+  values: Values;
+  rendered: Rendered;
+}
+
+export interface PredictContext extends ArgsContext {
+  /** The user's values files (final hop only), with their parsed contents. */
+  valuesFiles: { path: string; values: Values }[];
+  /** The chart's `app.kubernetes.io/name` of the Milvus workloads (the rest are dependencies). */
+  milvusName: string;
+}
+
+/** The release a dry run describes: Helm's recorded user values over the chart's defaults. */
+export function viewOf(release: DryRunRelease): ReleaseView {
+  return {
+    values: mergeValues(release.chartValues, release.userValues),
+    rendered: readManifest(release.manifest),
+  };
+}
+
+/**
+ * Refuses a hop whose dry run moves Milvus to another queue or drops a workload that is not
+ * Milvus' own (etcd, MinIO, Pulsar, Kafka…): Helm would delete it and orphan its volumes.
+ */
+export function confirmKept(
+  label: string,
+  before: ReleaseView,
+  after: ReleaseView,
+  milvusName: string,
+): void {
+  const was = readQueue(before.values);
+  const will = readQueue(after.values);
+  if (was.queue !== will.queue) {
+    throw refusal(
+      `Helm's dry run of ${label} switches the message queue from ${was.queue ?? 'none'} to ${will.queue ?? 'none'} (${will.basis}), and pinning the chart switches cannot prevent it.`,
+      'Check extraConfigFiles (mq.type) and the queue settings in your values; the queue must stay the same across the upgrade.',
+    );
+  }
+  const wasQueue = before.rendered.queue;
+  const willQueue = after.rendered.queue;
+  if (wasQueue && willQueue && describeQueue(wasQueue) !== describeQueue(willQueue)) {
+    throw refusal(
+      `Helm's dry run of ${label} renders a Milvus config that points at ${describeQueue(willQueue)}, but the release points at ${describeQueue(wasQueue)}: the hop would switch Milvus to another message queue.`,
+      'Check the queue settings in the release values and values-files (helm get values); the queue must stay the same across the upgrade.',
+    );
+  }
+  const isMilvus = (w: Rendered['workloads'][number]) =>
+    w.labels['app.kubernetes.io/name'] === milvusName &&
+    ALL_COMPONENTS.includes(w.labels.component as Component);
+  const kept = new Set(after.rendered.workloads.map((w) => `${w.kind}/${w.name}`));
+  const dropped = before.rendered.workloads
+    .filter((w) => !isMilvus(w) && !kept.has(`${w.kind}/${w.name}`))
+    .map((w) => `${w.kind}/${w.name}`);
+  if (dropped.length > 0) {
+    throw refusal(
+      `Helm's dry run of ${label} would delete ${dropped.join(', ')}, which ${dropped.length > 1 ? 'are' : 'is'} not part of Milvus; their data volumes would be orphaned.`,
+      'Check the dependency settings (etcd, minio, pulsar, pulsarv3, kafka) in the release values and values-files; keep every dependency enabled across the upgrade.',
+    );
+  }
+}
+
+/**
+ * Asks Helm what one hop does with its arguments and the `--set`s of earlier hops of this run
+ * (passed as a values file, where Helm layers them as the real hop's reused values would be),
+ * pins the queue where Helm's answer moves it, and proves the pinned hop keeps it.
+ */
+async function predictHop(
+  helm: Helm,
+  choice: HopChoice,
+  ctx: PredictContext,
+  files: PredictContext['valuesFiles'],
+  before: ReleaseView,
+  earlier: string | undefined,
+): Promise<{ hop: PlannedHop; after: ReleaseView }> {
+  const label = hopLabel(choice);
+  const paths = files.map((file) => file.path);
+  const render = (pins: [string, string][]) =>
+    helm.dryRun(
+      upgradeArgs({
+        ...ctx,
+        chartVersion: choice.chartVersion,
+        valuesFiles: earlier ? [earlier, ...paths] : paths,
+        sets: [...hopSets(choice), ...pins],
+        dryRun: true,
+      }),
+    );
+  let release = await render([]);
+  const { pins, notes } = keepQueue({
+    hop: label,
+    current: before.values,
+    predicted: viewOf(release).values,
+    chartDefaults: release.chartValues,
+    valuesFiles: mergeValues(...files.map((file) => file.values)),
+  });
+  if (pins.length > 0) release = await render(pins);
+  const after = viewOf(release);
+  confirmKept(label, before, after, ctx.milvusName);
+  const hop = planHop(choice, ctx, {
+    valuesFiles: paths,
+    pins,
+    notes,
+    objects: after.rendered.objects,
+  });
+  return { hop, after };
+}
+
+/**
+ * Every hop, predicted by Helm before the first one runs. A later hop is rendered on top of the
+ * earlier hops' `--set`s, which `--reset-then-reuse-values` will find recorded by then.
+ */
+export async function predictPlan(
+  helm: Helm,
+  choices: readonly HopChoice[],
+  ctx: PredictContext,
+  now: ReleaseView,
+): Promise<{ plan: Plan; views: ReleaseView[] }> {
+  const dir = await mkdtemp(join(process.env.RUNNER_TEMP || tmpdir(), 'milvus-upgrade-plan-'));
+  try {
+    const hops: PlannedHop[] = [];
+    /** The release as Helm says it will be after each hop. */
+    const views: ReleaseView[] = [];
+    let before = now;
+    let earlier: string | undefined;
+    for (const [index, choice] of choices.entries()) {
+      const files = index === choices.length - 1 ? ctx.valuesFiles : [];
+      const predicted = await predictHop(helm, choice, ctx, files, before, earlier);
+      hops.push(predicted.hop);
+      views.push(predicted.after);
+      before = predicted.after;
+      earlier = join(dir, `after-hop-${choice.number}.yaml`);
+      const sets = hops.flatMap((hop) => hop.sets);
+      await writeFile(earlier, stringify(valuesFromSets(sets)), { mode: 0o600 });
+    }
+    return { plan: { hops }, views };
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+/**
+ * Right before a hop that follows another of this run: Helm's dry run of its exact arguments
+ * must need the very pins the plan has, or the cluster changed under the plan.
+ */
+export async function recheckHop(
+  helm: Helm,
+  hop: PlannedHop,
+  ctx: PredictContext,
+  now: ReleaseView,
+): Promise<void> {
+  const files = ctx.valuesFiles.filter((file) => hop.valuesFiles.includes(file.path));
+  const { hop: again } = await predictHop(helm, hop, ctx, files, now, undefined);
+  const planned = JSON.stringify(hop.pins);
+  if (JSON.stringify(again.pins) !== planned) {
+    throw new Error(
+      `Helm's dry run of ${hopLabel(hop)} now needs the pins ${JSON.stringify(again.pins)}, not the planned ${planned}: the release changed while this run was upgrading it`,
+    );
+  }
+}
