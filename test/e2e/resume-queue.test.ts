@@ -116,3 +116,80 @@ for (const helmVersion of ['v3.18.0', 'v4.1.4'] as HelmVersion[]) {
     });
   });
 }
+
+for (const helmVersion of ['v3.18.0', 'v4.1.4'] as HelmVersion[]) {
+  const major = helmVersion.startsWith('v4') ? 4 : 3;
+  describe(`Helm ${major}: a job cancelled during hop 1, then run again`, () => {
+    let world: World;
+    let pulsarUids: Record<string, string>;
+    before(async () => {
+      world = await startWorld({ rolloutMs: 30, helmVersion });
+      await installMilvus(world, {
+        chartVersion: '4.2.20',
+        milvusVersion: 'v2.5.10',
+        layout: 'separate',
+        mq: 'pulsar',
+      });
+      const sets = await api(world).apps.listNamespacedStatefulSet({ namespace: 'default' });
+      pulsarUids = Object.fromEntries(
+        sets.items
+          .filter((set) => set.metadata?.name?.includes('-pulsar-'))
+          .map((set) => [set.metadata?.name ?? '', set.metadata?.uid ?? '']),
+      );
+    });
+    after(() => world.stop());
+
+    test('the cancelled run lets Helm record the hop as failed, reports, and cleans up', async () => {
+      world.cluster.faults.unready('component=mixcoord', 'NotReady');
+      const run = await act(
+        world,
+        { timeout: '5m' },
+        { cancelWhen: { output: /\nhelm upgrade my-milvus /, afterMs: 1500 } },
+      );
+      assert.deepEqual(run.signalsSent, ['SIGINT'], 'done before the runner escalates');
+      assert.equal(run.exitCode, 1, tail(run));
+      const message = failure(run);
+      assert.match(
+        message,
+        /^Hop 1 \(v2\.5\.10 → v2\.5\.16\) failed: the run was cancelled \(SIGINT\)/,
+      );
+      assert.match(
+        message,
+        /\nCluster state: hop 1 to v2\.5\.16 failed; release at revision 2 \(failed, chart 4\.2\.58\)\./,
+      );
+      assert.match(
+        message,
+        /\nNext step: When you are ready, re-run this workflow with the same inputs: it resumes at hop 1\./,
+      );
+      assert.match(message, /helm rollback my-milvus 1 --namespace default --wait/);
+      assert.equal(run.outputs.revision, '2');
+      assert.equal(run.outputs['message-queue'], 'pulsar');
+      assert.match(run.summary, /<h2>❌ Upgrade of my-milvus failed<\/h2>/);
+      const records = await releaseRecords(world);
+      assert.deepEqual(
+        records.map((r) => [r.revision, r.status]),
+        [
+          [1, 'deployed'],
+          [2, 'failed'],
+        ],
+        'Helm recorded the interrupted hop as failed, not pending',
+      );
+      await assertPulsarV2Kept(world, pulsarUids);
+    });
+
+    test('the next run resumes hop 1 with Pulsar v2 pinned and ends at v2.6.4', async () => {
+      world.cluster.faults.clearUnready();
+      const run = await act(world, { timeout: '1m' });
+      assertSucceeded(run);
+      assert.deepEqual(
+        jsonOutputs(run).plan.map((hop) => [hop.hop, hop.resume, hop.pins]),
+        [
+          [1, true, PINS],
+          [2, false, []],
+        ],
+      );
+      await assertAt264(world, 4);
+      await assertPulsarV2Kept(world, pulsarUids);
+    });
+  });
+}

@@ -102,6 +102,8 @@ export interface ActionRun {
   /** The job summary markdown the action wrote. */
   summary: string;
   durationMs: number;
+  /** The signals a cancelled run was sent before it exited. */
+  signalsSent: NodeJS.Signals[];
 }
 
 /** Parses a `GITHUB_OUTPUT` file (`name<<delimiter` blocks, or `name=value` lines). */
@@ -142,7 +144,19 @@ export interface RunOptions {
   env?: Record<string, string>;
   /** Called with each chunk of the action's stdout as it arrives. */
   onStdout?: (chunk: string) => void;
+  /**
+   * Cancels the job as a runner does, `afterMs` after stdout matches `output`: SIGINT to the
+   * action's process, SIGTERM 7.5 s later, SIGKILL 2.5 s after that.
+   */
+  cancelWhen?: { output: RegExp; afterMs: number };
 }
+
+/** A runner's cancellation: each signal and how long after the previous one it is sent. */
+const CANCEL_SEQUENCE: [NodeJS.Signals, number][] = [
+  ['SIGINT', 0],
+  ['SIGTERM', 7500],
+  ['SIGKILL', 2500],
+];
 
 /**
  * Runs `dist/index.js` on Node 24 as a runner does: inputs as `INPUT_*` variables, and
@@ -185,9 +199,27 @@ export async function runAction(
   const child = spawn(NODE, [DIST], { env, cwd: job, stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
+  const signalsSent: NodeJS.Signals[] = [];
+  const timers: NodeJS.Timeout[] = [];
+  const cancel = () => {
+    let at = options.cancelWhen?.afterMs ?? 0;
+    for (const [signal, delay] of CANCEL_SEQUENCE) {
+      at += delay;
+      timers.push(
+        setTimeout(() => {
+          if (child.exitCode !== null || child.signalCode !== null) return;
+          signalsSent.push(signal);
+          child.kill(signal);
+        }, at),
+      );
+    }
+  };
   child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
     stdout += chunk;
     options.onStdout?.(chunk);
+    if (options.cancelWhen && timers.length === 0 && options.cancelWhen.output.test(stdout)) {
+      cancel();
+    }
   });
   child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
     stderr += chunk;
@@ -195,6 +227,7 @@ export async function runAction(
   const exitCode = await new Promise<number>((resolve) =>
     child.on('close', (code) => resolve(code ?? -1)),
   );
+  for (const timer of timers) clearTimeout(timer);
   return {
     exitCode,
     stdout,
@@ -202,5 +235,6 @@ export async function runAction(
     outputs: parseOutputs(readFileSync(files.output, 'utf8')),
     summary: readFileSync(files.summary, 'utf8'),
     durationMs: Date.now() - started,
+    signalsSent,
   };
 }
