@@ -3,11 +3,17 @@ import { accessSync, constants, readFileSync, statSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
 import * as core from '@actions/core';
 import semver from 'semver';
-import { parse } from 'yaml';
+import { parse, YAMLError } from 'yaml';
 import type { Targets } from './assess.ts';
 import { MINIMUM_HELM_VERSION, MINIMUM_INTERMEDIATE_VERSION } from './milvus.ts';
 import type { Values } from './state.ts';
 import { compareVersions, isPrerelease, normalizeVersion, series } from './versions.ts';
+
+/** A user name and password taken out of a URL input; the password is registered as a secret. */
+export interface Credentials {
+  username: string;
+  password: string;
+}
 
 export interface Inputs extends Targets {
   releaseName: string;
@@ -15,9 +21,13 @@ export interface Inputs extends Targets {
   /** Kubeconfig contents (secret); undefined: use KUBECONFIG or ~/.kube/config. */
   kubeconfig: string | undefined;
   kubeContext: string | undefined;
+  /** Without user info, so it can be printed; the credentials are apart. */
   chartRepository: string;
+  chartRepositoryAuth: Credentials | undefined;
   helmVersion: string;
+  /** Without user info, so it can be printed; the credentials are apart. */
   helmDownloadBaseUrl: string;
+  helmDownloadAuth: Credentials | undefined;
   helmSha256: string | undefined;
   /** As given (a Go duration, passed to Helm), and in milliseconds. */
   timeout: string;
@@ -35,6 +45,13 @@ export class InputError extends Error {
     this.name = 'InputError';
   }
 }
+
+/** Helm needs seconds just to apply a hop: a shorter timeout can only fail it. */
+export const MIN_TIMEOUT_MS = 5_000;
+/** A day: far above any rollout, and far below the longest timer Node can set (24.8 days). */
+export const MAX_TIMEOUT_MS = 24 * 3_600_000;
+/** Values files are small; the YAML parser slows sharply on very large ones. */
+export const MAX_VALUES_FILE_BYTES = 256 * 1024;
 
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 const HELM_RELEASE = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
@@ -58,6 +75,35 @@ export function parseDuration(raw: string): number | undefined {
     ms += Number(amount) * (UNIT_MS[unit as string] as number);
   }
   return ms > 0 ? ms : undefined;
+}
+
+/** A URL as it may be printed: any user info replaced by `***`. */
+export function redactUrl(raw: string): string {
+  return raw.replace(/^([a-z][a-z0-9+.-]*:\/\/)[^/?#]*@/i, '$1***@');
+}
+
+/**
+ * A values file as a mapping. Errors name the file's problem and line, never its text: values
+ * files hold passwords.
+ */
+function readValuesFile(path: string): Values {
+  accessSync(path, constants.R_OK);
+  const stats = statSync(path);
+  if (!stats.isFile()) throw new Error('not a file');
+  if (stats.size > MAX_VALUES_FILE_BYTES) {
+    throw new Error(
+      `${stats.size} bytes, more than the ${MAX_VALUES_FILE_BYTES} a values file may have`,
+    );
+  }
+  let values: unknown;
+  try {
+    values = parse(readFileSync(path, 'utf8')) ?? {};
+  } catch (error) {
+    const at = error instanceof YAMLError ? error.linePos?.[0] : undefined;
+    throw new Error(`not valid YAML${at ? ` at line ${at.line}, column ${at.col}` : ''}`);
+  }
+  if (typeof values !== 'object' || Array.isArray(values)) throw new Error('not a YAML mapping');
+  return values as Values;
 }
 
 type Reader = (name: string) => string;
@@ -130,17 +176,28 @@ export function getInputs(
   const targetChartVersion = chartVersion('target-chart-version');
   const intermediateChartVersion = chartVersion('intermediate-chart-version');
 
-  const url = (name: string) => {
+  const url = (name: string): [string, Credentials | undefined] => {
     const raw = get(name).replace(/\/+$/, '');
-    let ok = false;
+    let parsed: URL | undefined;
     try {
-      ok = ['http:', 'https:'].includes(new URL(raw).protocol);
+      parsed = new URL(raw);
     } catch {}
-    if (!ok) bad(name, raw, 'expected an http(s) URL');
-    return raw;
+    if (!parsed || !['http:', 'https:'].includes(parsed.protocol)) {
+      bad(name, redactUrl(raw), 'expected an http(s) URL');
+      return [raw, undefined];
+    }
+    if (!parsed.username && !parsed.password) return [raw, undefined];
+    const auth = {
+      username: decodeURIComponent(parsed.username),
+      password: decodeURIComponent(parsed.password),
+    };
+    for (const secret of [auth.password, parsed.password]) if (secret) core.setSecret(secret);
+    parsed.username = '';
+    parsed.password = '';
+    return [parsed.href.replace(/\/+$/, ''), auth];
   };
-  const chartRepository = url('chart-repository');
-  const helmDownloadBaseUrl = url('helm-download-base-url');
+  const [chartRepository, chartRepositoryAuth] = url('chart-repository');
+  const [helmDownloadBaseUrl, helmDownloadAuth] = url('helm-download-base-url');
 
   const chartName = get('chart-name');
   if (!CHART_NAME.test(chartName))
@@ -165,8 +222,11 @@ export function getInputs(
 
   const timeout = get('timeout');
   const timeoutMs = parseDuration(timeout);
-  if (timeoutMs === undefined)
+  if (timeoutMs === undefined) {
     bad('timeout', timeout, 'expected a Go duration such as 20m or 1h30m');
+  } else if (timeoutMs < MIN_TIMEOUT_MS || timeoutMs > MAX_TIMEOUT_MS) {
+    bad('timeout', timeout, 'expected a duration from 5s to 24h per hop, such as 20m');
+  }
 
   const dryRunRaw = get('dry-run') || 'false';
   const dryRun = /^(true|True|TRUE)$/.test(dryRunRaw);
@@ -180,12 +240,7 @@ export function getInputs(
     .flatMap((file) => {
       const path = isAbsolute(file) ? file : resolve(workspace, file);
       try {
-        accessSync(path, constants.R_OK);
-        if (!statSync(path).isFile()) throw new Error('not a file');
-        const values: unknown = parse(readFileSync(path, 'utf8')) ?? {};
-        if (typeof values !== 'object' || Array.isArray(values))
-          throw new Error('not a YAML mapping');
-        return [{ path, values: values as Values }];
+        return [{ path, values: readValuesFile(path) }];
       } catch (error) {
         bad(
           'values-files',
@@ -208,9 +263,11 @@ export function getInputs(
     intermediateVersion,
     intermediateChartVersion,
     chartRepository,
+    chartRepositoryAuth,
     chartName,
     helmVersion: helmVersion as string,
     helmDownloadBaseUrl,
+    helmDownloadAuth,
     helmSha256: sha || undefined,
     timeout,
     timeoutMs: timeoutMs as number,

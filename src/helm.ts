@@ -9,7 +9,7 @@ import semver from 'semver';
 import { parseDuration } from './context.ts';
 import { refusal } from './errors.ts';
 import { MINIMUM_HELM_VERSION } from './milvus.ts';
-import { Cancelled, type Completed, runProgram } from './process.ts';
+import { Cancelled, type Completed, type RunOptions, runProgram } from './process.ts';
 import type { ReleaseInfo, Values } from './state.ts';
 
 /** Most of Helm's stderr an error keeps: enough for Helm's message, not a dump of a manifest. */
@@ -463,9 +463,18 @@ export class Helm {
     return parseHistory(await this.execOrThrow('history', args));
   }
 
-  /** Adds (or re-points) a repository in the action's private repository list. */
-  async repoAdd(name: string, url: string): Promise<void> {
-    await this.execOrThrow('repo add', ['repo', 'add', name, url, '--force-update']);
+  /**
+   * Adds (or re-points) a repository in the action's private repository list; a password goes
+   * on stdin, never on the command line.
+   */
+  async repoAdd(
+    name: string,
+    url: string,
+    auth?: { username: string; password: string },
+  ): Promise<void> {
+    const args = ['repo', 'add', name, url, '--force-update'];
+    if (auth) args.push('--username', auth.username, '--password-stdin');
+    await this.execOrThrow('repo add', args, auth?.password);
   }
 
   /**
@@ -524,8 +533,8 @@ export class Helm {
     throw new HelmError(subcommand, result.exitCode, result.stderr);
   }
 
-  private async execOrThrow(subcommand: string, args: string[]): Promise<string> {
-    const result = await run(this.binary, subcommand, args, this.env);
+  private async execOrThrow(subcommand: string, args: string[], input?: string): Promise<string> {
+    const result = await run(this.binary, subcommand, args, this.env, { input });
     if (result.exitCode !== 0) throw new HelmError(subcommand, result.exitCode, result.stderr);
     return result.stdout;
   }
@@ -536,7 +545,7 @@ async function run(
   subcommand: string,
   args: readonly string[],
   env: Record<string, string>,
-  options: { changes?: boolean; onLine?: (line: string) => void } = {},
+  options: Omit<RunOptions, 'env'> = {},
 ): Promise<Completed> {
   try {
     return await runProgram(binary, args, { env, ...options });

@@ -153,6 +153,8 @@ export interface InstallHelmOptions {
   baseUrl?: string;
   /** Expected SHA-256 of the archive (the `helm-sha256` input); empty: carried or published. */
   sha256?: string;
+  /** Basic authentication for a private mirror (from the user info of the base URL input). */
+  auth?: { username: string; password: string };
   /** Checksums the action carries; tests pass their own. Default `HELM_CHECKSUMS`. */
   checksums?: Readonly<Record<string, Readonly<Record<string, string>>>>;
 }
@@ -203,12 +205,16 @@ export async function installHelm(options: InstallHelmOptions): Promise<Installe
   const archiveName = helmArchiveName(version, platform);
   core.info(`Helm ${version} is not in the tool cache; downloading ${url}`);
 
+  const authorization = options.auth
+    ? `Basic ${Buffer.from(`${options.auth.username}:${options.auth.password}`).toString('base64')}`
+    : undefined;
+  if (authorization) core.setSecret(authorization);
   const expected =
     knownChecksum(version, platform, options.sha256, options.checksums) ??
-    (await publishedChecksum(url, archiveName));
+    (await publishedChecksum(url, archiveName, authorization));
   core.info(`Checksum source: ${describeSource(expected.source, url)}`);
 
-  const archive = await download(url, version);
+  const archive = await download(url, version, authorization);
   const extracted: string[] = [];
   try {
     const actual = await sha256File(archive);
@@ -253,9 +259,13 @@ function describeSource(source: ChecksumSource, url: string): string {
   }
 }
 
-async function download(url: string, version: string): Promise<string> {
+async function download(
+  url: string,
+  version: string,
+  authorization: string | undefined,
+): Promise<string> {
   try {
-    return await tc.downloadTool(url);
+    return await tc.downloadTool(url, undefined, authorization);
   } catch (error) {
     const status = error instanceof tc.HTTPError ? ` (HTTP ${error.httpStatusCode})` : '';
     throw refusal(
@@ -269,12 +279,13 @@ async function download(url: string, version: string): Promise<string> {
 async function publishedChecksum(
   url: string,
   archiveName: string,
+  authorization: string | undefined,
 ): Promise<{ sha256: string; source: ChecksumSource }> {
   const checksumUrl = `${url}.sha256sum`;
   let file: string | undefined;
   let text: string;
   try {
-    file = await tc.downloadTool(checksumUrl);
+    file = await tc.downloadTool(checksumUrl, undefined, authorization);
     text = await readSmallFile(file);
   } catch (error) {
     const status = error instanceof tc.HTTPError ? ` (HTTP ${error.httpStatusCode})` : '';

@@ -44,7 +44,12 @@ export async function run(): Promise<void> {
     report.dryRun = i.dryRun;
 
     const installed = await core.group('Helm', () =>
-      installHelm({ version: i.helmVersion, baseUrl: i.helmDownloadBaseUrl, sha256: i.helmSha256 }),
+      installHelm({
+        version: i.helmVersion,
+        baseUrl: i.helmDownloadBaseUrl,
+        sha256: i.helmSha256,
+        auth: i.helmDownloadAuth,
+      }),
     );
     report.helmVersion = installed.version;
 
@@ -180,7 +185,7 @@ async function connect(i: Inputs, helmPath: string): Promise<{ kube: Kube; helm:
 /** Adds the chart repository to the action's private list and lists the chart's versions. */
 async function addRepository(helm: Helm, i: Inputs): Promise<ChartVersion[]> {
   // `repo add` downloads the index into the private cache: no `repo update` needed after it.
-  await helm.repoAdd(REPO, i.chartRepository);
+  await helm.repoAdd(REPO, i.chartRepository, i.chartRepositoryAuth);
   return helm.searchVersions(`${REPO}/${i.chartName}`);
 }
 

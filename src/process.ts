@@ -16,6 +16,8 @@ export interface RunOptions {
   onLine?: (line: string) => void;
   /** The program changes the cluster: it is never started once the run is being cancelled. */
   changes?: boolean;
+  /** Written to the program's stdin (a password, so it never shows in a process list). */
+  input?: string;
 }
 
 /** The job was cancelled (a signal to the action); nothing that changes the cluster starts now. */
@@ -46,9 +48,11 @@ export function runProgram(
   return new Promise((resolve, reject) => {
     const child = spawn(binary, [...args], {
       env: options.env ?? process.env,
-      stdio: ['ignore', 'pipe', 'pipe'],
+      stdio: ['pipe', 'pipe', 'pipe'],
     });
     running.add(child);
+    // A program that does not read its input may close it first: that is not a failure.
+    child.stdin.on('error', () => undefined).end(options.input);
     const out: string[] = [];
     const err: string[] = [];
     const collect = (sink: string[]) => {

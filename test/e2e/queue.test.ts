@@ -107,6 +107,14 @@ describe('message queues', () => {
       );
     });
 
+    test('a values file that disables etcd is refused: Helm would delete its StatefulSet', async () => {
+      await refusedValuesFile(
+        { etcd: { enabled: false }, externalEtcd: { enabled: true, endpoints: ['etcd:2379'] } },
+        /Helm's dry run of hop 2 \(v2\.6\.4, chart 5\.0\.0\) would delete StatefulSet\/my-milvus-etcd, which is not part of Milvus/,
+        /keep every dependency enabled across the upgrade/,
+      );
+    });
+
     test('a values file whose mq.type cannot be kept by pinning is refused', async () => {
       await refusedValuesFile(
         { extraConfigFiles: { 'user.yaml': 'mq:\n  type: kafka\n' } },

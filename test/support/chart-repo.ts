@@ -18,7 +18,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { type Document, isMap, isSeq, parse, parseDocument, stringify } from 'yaml';
-import { serveFiles } from './file-server.ts';
+import { type Credentials, serveFiles } from './file-server.ts';
 import { type HelmVersion, helmBinary } from './helm-binaries.ts';
 import { CACHE_DIR, ROOT } from './paths.ts';
 
@@ -199,6 +199,8 @@ export async function buildChartRepository(): Promise<string> {
 export interface ChartRepositoryOptions {
   /** Charts left out of the index and answered 404, as `<name>-<version>` (`milvus-5.0.0`). */
   omit?: string[];
+  /** Serve only to requests with these Basic credentials. */
+  credentials?: Credentials;
 }
 
 export interface ChartRepository {
@@ -234,8 +236,10 @@ export async function startChartRepository(
   }
   files.set('/index.yaml', Buffer.from(index.toString()));
 
-  const server = await serveFiles(files, (path) =>
-    path.endsWith('.yaml') ? 'application/x-yaml' : 'application/gzip',
+  const server = await serveFiles(
+    files,
+    (path) => (path.endsWith('.yaml') ? 'application/x-yaml' : 'application/gzip'),
+    options.credentials,
   );
   return {
     url: server.url,

@@ -11,15 +11,33 @@ export interface FileServer {
   stop(): Promise<void>;
 }
 
-/** Serves `files` (path → body; changes to the map show at once) for GET and HEAD. */
+/** A user name and password a server asks for with HTTP Basic authentication. */
+export interface Credentials {
+  username: string;
+  password: string;
+}
+
+/**
+ * Serves `files` (path → body; changes to the map show at once) for GET and HEAD; with
+ * `credentials`, only to requests that carry them (401 otherwise).
+ */
 export async function serveFiles(
   files: Map<string, Buffer>,
   contentType: (path: string) => string,
+  credentials?: Credentials,
 ): Promise<FileServer> {
   const paths: string[] = [];
+  const expected =
+    credentials &&
+    `Basic ${Buffer.from(`${credentials.username}:${credentials.password}`).toString('base64')}`;
   const server = createServer((request, response) => {
     const path = new URL(request.url ?? '/', 'http://files').pathname;
     paths.push(path);
+    if (expected && request.headers.authorization !== expected) {
+      response.writeHead(401, { 'www-authenticate': 'Basic realm="files"' });
+      response.end('unauthorized\n');
+      return;
+    }
     const body =
       request.method === 'GET' || request.method === 'HEAD' ? files.get(path) : undefined;
     if (!body) {

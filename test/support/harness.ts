@@ -9,6 +9,7 @@ import { promisify } from 'node:util';
 import { startTestCluster, type TestCluster, type TestClusterOptions } from '../cluster/index.ts';
 import { actionDefaults } from './action-defaults.ts';
 import { type ChartRepository, startChartRepository } from './chart-repo.ts';
+import type { Credentials } from './file-server.ts';
 import { type HelmVersion, helmBinary } from './helm-binaries.ts';
 import { type HelmMirror, startHelmMirror } from './helm-mirror.ts';
 import { type MilvusInstallOptions, milvusInstallArgs } from './milvus-release.ts';
@@ -39,20 +40,25 @@ export interface World {
 
 export interface WorldOptions extends TestClusterOptions {
   helmVersion?: HelmVersion;
+  /** The chart repository and the Helm mirror ask for these Basic credentials. */
+  credentials?: Credentials;
 }
 
 export async function startWorld(options: WorldOptions = {}): Promise<World> {
   const helmVersion = options.helmVersion ?? 'v3.18.0';
   const [cluster, repo, mirror] = await Promise.all([
     startTestCluster(options),
-    startChartRepository(),
-    startHelmMirror(),
+    startChartRepository({ credentials: options.credentials }),
+    startHelmMirror({ credentials: options.credentials }),
   ]);
   const dir = mkdtempSync(join(tmpdir(), 'milvus-upgrade-world-'));
   const toolCache = join(dir, 'toolcache');
   const helm = helmBinary(helmVersion);
   const helmEnv = { ...process.env, ...cluster.env('setup') } as Record<string, string>;
-  await run(helm, ['repo', 'add', FIXTURE_REPO, repo.url], { env: helmEnv });
+  const auth = options.credentials
+    ? ['--username', options.credentials.username, '--password', options.credentials.password]
+    : [];
+  await run(helm, ['repo', 'add', FIXTURE_REPO, repo.url, ...auth], { env: helmEnv });
   return {
     cluster,
     repo,

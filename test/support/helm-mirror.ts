@@ -13,7 +13,7 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { join } from 'node:path';
-import { serveFiles } from './file-server.ts';
+import { type Credentials, serveFiles } from './file-server.ts';
 import { HELM_VERSIONS, type HelmVersion, helmBinary } from './helm-binaries.ts';
 import { CACHE_DIR } from './paths.ts';
 
@@ -118,6 +118,8 @@ export async function buildHelmMirror(): Promise<string> {
 export interface HelmMirrorOptions {
   /** Answer 404 for the `.sha256sum` and `.sha256` files, as a mirror that omits them would. */
   withoutChecksumFiles?: boolean;
+  /** Serve only to requests with these Basic credentials. */
+  credentials?: Credentials;
 }
 
 export interface HelmMirror {
@@ -146,7 +148,7 @@ export async function startHelmMirror(options: HelmMirrorOptions = {}): Promise<
       files.set(`/${name}.sha256`, readFileSync(join(dir, `${name}.sha256`)));
     }
   }
-  const server = await serveFiles(files, () => 'application/octet-stream');
+  const server = await serveFiles(files, () => 'application/octet-stream', options.credentials);
   return {
     baseUrl: server.url,
     sha256,

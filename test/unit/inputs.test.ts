@@ -3,13 +3,14 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
-import { getInputs, InputError, parseDuration } from '../../src/context.ts';
+import { getInputs, InputError, parseDuration, redactUrl } from '../../src/context.ts';
 import { actionDefaults } from '../support/action-defaults.ts';
 
 const workspace = mkdtempSync(join(tmpdir(), 'inputs-'));
 writeFileSync(join(workspace, 'ok.yaml'), 'queryNode:\n  replicas: 2\n');
 writeFileSync(join(workspace, 'list.yaml'), '- a\n- b\n');
-writeFileSync(join(workspace, 'broken.yaml'), 'a: [\n');
+writeFileSync(join(workspace, 'broken.yaml'), 'a: 1\npassword: "s3cr3t-in-yaml\n');
+writeFileSync(join(workspace, 'huge.yaml'), `a: "${'x'.repeat(600 * 1024)}"\n`);
 
 function inputs(overrides: Record<string, string>) {
   const all: Record<string, string> = {
@@ -116,6 +117,8 @@ describe('inputs', () => {
     ['sha256 too short', { 'helm-sha256': 'abc123' }, /helm-sha256: 'abc123'/],
     ['timeout without unit', { timeout: '20' }, /timeout: '20'.*Go duration/],
     ['timeout zero', { timeout: '0s' }, /timeout: '0s'/],
+    ['timeout too short to apply a hop', { timeout: '1ns' }, /timeout: '1ns'.*from 5s to 24h/],
+    ['timeout past a day', { timeout: '25h' }, /timeout: '25h'.*from 5s to 24h/],
     ['dry-run not a boolean', { 'dry-run': 'yes' }, /dry-run: 'yes'/],
     ['values file missing', { 'values-files': 'nope.yaml' }, /values-files: 'nope\.yaml'.*ENOENT/],
     [
@@ -123,7 +126,16 @@ describe('inputs', () => {
       { 'values-files': 'list.yaml' },
       /values-files: 'list\.yaml'.*mapping/,
     ],
-    ['values file not YAML', { 'values-files': 'broken.yaml' }, /values-files: 'broken\.yaml'/],
+    [
+      'values file not YAML, naming the line and not its text',
+      { 'values-files': 'broken.yaml' },
+      /values-files: 'broken\.yaml'.*\(not valid YAML at line \d, column \d+\)\.\n/,
+    ],
+    [
+      'values file over the size limit',
+      { 'values-files': 'huge.yaml' },
+      /values-files: 'huge\.yaml'.*more than the 262144 a values file may have/,
+    ],
   ];
   for (const [name, overrides, expected] of invalid) {
     test(`refuses ${name}`, () => assert.match(problems(overrides), expected));
@@ -135,6 +147,22 @@ describe('inputs', () => {
     assert.match(message, /namespace/);
     assert.match(message, /timeout/);
     assert.match(message, /Nothing was changed/);
+  });
+
+  test('a YAML error never echoes the file', () => {
+    assert.doesNotMatch(problems({ 'values-files': 'broken.yaml' }), /s3cr3t-in-yaml/);
+  });
+
+  test('credentials in URLs are taken out of them', () => {
+    const i = inputs({
+      'chart-repository': 'https://bot:p%40ss%3Aword@charts.example/milvus/',
+      'helm-download-base-url': 'https://mirror.example',
+    });
+    assert.equal(i.chartRepository, 'https://charts.example/milvus');
+    assert.deepEqual(i.chartRepositoryAuth, { username: 'bot', password: 'p@ss:word' });
+    assert.equal(i.helmDownloadAuth, undefined);
+    assert.equal(redactUrl('http://u:p@host:8080/x'), 'http://***@host:8080/x');
+    assert.equal(redactUrl('http://host/a@b'), 'http://host/a@b');
   });
 
   test('never echoes the kubeconfig', () => {
