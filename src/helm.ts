@@ -51,6 +51,9 @@ export function trimStderr(stderr: string): string {
 }
 
 function hintFor(subcommand: string, stderr: string): string {
+  // The chart repository is not the cluster: its failures never point at the kubeconfig.
+  if (subcommand.startsWith('repo') || subcommand.startsWith('search'))
+    return 'Check the chart-repository and chart-name inputs (and any credentials in the URL), and that the repository is reachable from the runner.';
   if (
     /cluster unreachable|connection refused|no such host|i\/o timeout|TLS handshake/i.test(stderr)
   )
@@ -59,18 +62,14 @@ function hintFor(subcommand: string, stderr: string): string {
     return 'The cluster rejected the credentials: refresh the kubeconfig (tokens in it may have expired).';
   if (/forbidden/i.test(stderr))
     return 'The kubeconfig user lacks permission for this: grant it rights to manage the release namespace (Secrets, Deployments, StatefulSets, Services, ConfigMaps, Jobs, Pods).';
-  if (/another operation \(install\/upgrade\/rollback\) is in progress/i.test(stderr))
-    return 'Another Helm operation holds the release: wait for it to finish (helm status shows pending-*), or roll back to the last deployed revision, then run the action again.';
+  if (
+    /another operation \(install\/upgrade\/rollback\) is in progress|already exists/i.test(stderr)
+  )
+    return 'Another Helm operation holds the release: wait for it to finish (helm status shows it), then run the action again; do not roll back meanwhile.';
   if (/has no deployed releases/.test(stderr))
     return 'Helm has no deployed revision of this release: check release-name and namespace (helm list --all --namespace <ns>), and roll back a failed release to its last good revision first.';
   if (/timed out|context deadline exceeded/i.test(stderr))
     return 'The cluster did not become ready within the timeout: check the pods (kubectl get pods), then raise the timeout input or fix the cause and run the action again.';
-  if (
-    subcommand.startsWith('repo') ||
-    subcommand.startsWith('search') ||
-    subcommand === 'show values'
-  )
-    return 'Check the chart-repository and chart-name inputs and that the repository is reachable from the runner.';
   return `Run the same helm ${subcommand} command with --debug against the cluster to see more.`;
 }
 

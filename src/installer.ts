@@ -2,7 +2,7 @@
 // otherwise downloaded, checked against a SHA-256 before anything is unpacked, and cached.
 import { createHash } from 'node:crypto';
 import { createReadStream, existsSync } from 'node:fs';
-import { readFile, rm, stat } from 'node:fs/promises';
+import { readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import * as core from '@actions/core';
@@ -17,6 +17,9 @@ export const DEFAULT_HELM_BASE_URL = 'https://get.helm.sh';
 
 /** Name of the tool in the runner's tool cache. */
 const TOOL_NAME = 'helm';
+
+/** Beside the cached binary: the SHA-256 of the archive it was verified from and unpacked. */
+const CHECKSUM_RECORD = 'helm-archive.sha256';
 
 /** An operating system and architecture, named both ways. */
 export interface HelmPlatform {
@@ -160,10 +163,8 @@ export interface InstallHelmOptions {
 }
 
 export interface InstalledHelm {
-  /** Absolute path of the `helm` binary. */
+  /** Absolute path of the `helm` binary; its directory has been added to PATH. */
   path: string;
-  /** The directory holding it, which has been added to PATH. */
-  dir: string;
   /** `v3.19.0`. */
   version: string;
   /** True when the tool cache already held this version: nothing was downloaded. */
@@ -192,13 +193,31 @@ export async function installHelm(options: InstallHelmOptions): Promise<Installe
   const cacheVersion = version.slice(1);
   requireRunnerDirectories();
 
+  const known = knownChecksum(version, platform, options.sha256, options.checksums);
   const cached = tc.find(TOOL_NAME, cacheVersion, platform.nodeArch);
   if (cached && existsSync(join(cached, 'helm'))) {
-    core.info(`Helm ${version} found in the tool cache: ${cached}`);
-    core.addPath(cached);
-    return { path: join(cached, 'helm'), dir: cached, version, cacheHit: true };
-  }
-  if (cached) core.info(`The tool cache entry ${cached} holds no helm binary; replacing it.`);
+    const recorded = await readFile(join(cached, CHECKSUM_RECORD), 'utf8').then(
+      (text) => text.trim(),
+      () => undefined,
+    );
+    if (!known || recorded === known.sha256) {
+      core.info(`Helm ${version} found in the tool cache: ${cached}`);
+      core.addPath(cached);
+      return { path: join(cached, 'helm'), version, cacheHit: true };
+    }
+    if (recorded !== undefined) {
+      throw refusal(
+        `The tool cache holds Helm ${version} unpacked from an archive with SHA-256 ${recorded}, but the expected checksum (${describeSource(known.source, '')}) is ${known.sha256}.`,
+        known.source === 'input'
+          ? 'Check that helm-sha256 is the checksum of the official archive for this version and platform; if it is, the cached Helm did not come from it: remove the tool cache entry (or use a fresh runner) and re-run.'
+          : 'The cached Helm did not come from the official archive: remove the tool cache entry (or use a fresh runner) and re-run.',
+      );
+    }
+    core.info(
+      `The tool cache entry ${cached} has no record of the archive it came from; downloading Helm ${version} again to verify it.`,
+    );
+  } else if (cached)
+    core.info(`The tool cache entry ${cached} holds no helm binary; replacing it.`);
 
   const baseUrl = options.baseUrl?.trim() || DEFAULT_HELM_BASE_URL;
   const url = helmArchiveUrl(baseUrl, version, platform);
@@ -209,9 +228,7 @@ export async function installHelm(options: InstallHelmOptions): Promise<Installe
     ? `Basic ${Buffer.from(`${options.auth.username}:${options.auth.password}`).toString('base64')}`
     : undefined;
   if (authorization) core.setSecret(authorization);
-  const expected =
-    knownChecksum(version, platform, options.sha256, options.checksums) ??
-    (await publishedChecksum(url, archiveName, authorization));
+  const expected = known ?? (await publishedChecksum(url, archiveName, authorization));
   core.info(`Checksum source: ${describeSource(expected.source, url)}`);
 
   const archive = await download(url, version, authorization);
@@ -238,10 +255,11 @@ export async function installHelm(options: InstallHelmOptions): Promise<Installe
       );
     }
     await confirmVersion(join(unpacked, 'helm'), version, url);
+    await writeFile(join(unpacked, CHECKSUM_RECORD), `${actual}\n`);
     const cachedDir = await tc.cacheDir(unpacked, TOOL_NAME, cacheVersion, platform.nodeArch);
     core.info(`Helm ${version} cached in ${cachedDir}`);
     core.addPath(cachedDir);
-    return { path: join(cachedDir, 'helm'), dir: cachedDir, version, cacheHit: false };
+    return { path: join(cachedDir, 'helm'), version, cacheHit: false };
   } finally {
     await rm(archive, { force: true });
     for (const dir of extracted) await rm(dir, { recursive: true, force: true });

@@ -37,13 +37,90 @@ function transient(error: unknown): boolean {
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-/** Runs a read, retrying transient failures with a short exponential backoff. */
-export async function withRetry<T>(what: string, read: () => Promise<T>): Promise<T> {
+/** Who asks, where, and with which kubeconfig: what an API error message names. */
+interface Caller {
+  server: string;
+  /** The kubeconfig user entry (a name, never its credentials). */
+  user: string;
+  /** Where the kubeconfig came from. */
+  source: string;
+}
+
+/** The API server's own `Status` message, when it sent one (it names verb, resource, user). */
+function statusMessage(error: ApiException<unknown>): string | undefined {
+  try {
+    const body: unknown = typeof error.body === 'string' ? JSON.parse(error.body) : error.body;
+    const message = (body as { message?: unknown } | undefined)?.message;
+    return typeof message === 'string' ? message : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** A failed API request in words; `code` is the HTTP status, undefined when none came back. */
+export class KubeApiError extends Error {
+  readonly code: number | undefined;
+  constructor(message: string, code: number | undefined) {
+    super(message);
+    this.name = 'KubeApiError';
+    this.code = code;
+  }
+}
+
+/** A failed API request in words: what was asked, of which server, as whom, and what to do. */
+export function describeApiError(
+  error: unknown,
+  what: string,
+  caller: Caller,
+  tries: number,
+): KubeApiError {
+  const where = `the Kubernetes API server ${caller.server}`;
+  const config = `the kubeconfig (${caller.source}, user ${caller.user || 'unnamed'})`;
+  if (error instanceof ApiException) {
+    const said = statusMessage(error);
+    if (error.code === 401) {
+      return new KubeApiError(
+        `${where} rejected the credentials of ${config} (401 Unauthorized) while ${what}: a token or certificate in it is invalid or has expired. Refresh the kubeconfig secret (or the step that writes it) and re-run.`,
+        401,
+      );
+    }
+    if (error.code === 403) {
+      return new KubeApiError(
+        `${where} denied ${what} to ${config} (403 Forbidden)${said ? `: ${said}` : ''}. Grant the missing permission (the README lists the Role the action needs) and re-run.`,
+        403,
+      );
+    }
+    return new KubeApiError(
+      `${where} answered HTTP ${error.code} while ${what}${tries > 1 ? `, ${tries} times in a row` : ''}${said ? `: ${said}` : ''}. Check the health of the API server, then re-run.`,
+      error.code,
+    );
+  }
+  const cause = (error as { cause?: { code?: unknown; message?: unknown } })?.cause;
+  const reason =
+    typeof cause?.code === 'string'
+      ? cause.code
+      : typeof cause?.message === 'string'
+        ? cause.message
+        : (error as Error)?.message;
+  return new KubeApiError(
+    `Cannot reach ${where} (${reason}) while ${what}, after ${tries} ${tries > 1 ? 'tries' : 'try'}; it comes from ${config}. Check that the runner can reach that address (VPN, firewall, private endpoint) and that kube-context names the right cluster.`,
+    undefined,
+  );
+}
+
+/**
+ * Runs a read, retrying transient failures with a short exponential backoff; the last failure
+ * is described for the user.
+ */
+async function withRetry<T>(what: string, caller: Caller, read: () => Promise<T>): Promise<T> {
   for (let attempt = 1; ; attempt++) {
     try {
       return await read();
     } catch (error) {
-      if (attempt >= RETRIES || !transient(error)) throw error;
+      if (attempt >= RETRIES || !transient(error)) {
+        if (error instanceof ApiException && error.code === 404) throw error;
+        throw describeApiError(error, what, caller, attempt);
+      }
       core.debug(`${what}: attempt ${attempt} failed (${(error as Error).message}); retrying`);
       await sleep(Math.min(200 * 2 ** attempt, 3000));
     }
@@ -70,8 +147,20 @@ export class Kube {
   private readonly core: CoreV1Api;
   private readonly apps: AppsV1Api;
 
-  private constructor(config: KubeConfig, helmEnv: Record<string, string>, privateDir?: string) {
+  private readonly caller: Caller;
+
+  private constructor(
+    config: KubeConfig,
+    helmEnv: Record<string, string>,
+    source: string,
+    privateDir?: string,
+  ) {
     this.config = config;
+    this.caller = {
+      server: config.getCurrentCluster()?.server ?? '',
+      user: config.getCurrentUser()?.name ?? '',
+      source,
+    };
     this.helmEnv = helmEnv;
     this.privateDir = privateDir;
     this.core = config.makeApiClient(CoreV1Api);
@@ -127,7 +216,12 @@ export class Kube {
       writeFileSync(path, target.kubeconfig, { mode: 0o600 });
       helmEnv.KUBECONFIG = path;
     }
-    return new Kube(config, helmEnv, privateDir);
+    const source = target.kubeconfig
+      ? 'the kubeconfig input'
+      : process.env.KUBECONFIG
+        ? `KUBECONFIG=${process.env.KUBECONFIG}`
+        : '~/.kube/config';
+    return new Kube(config, helmEnv, source, privateDir);
   }
 
   get server(): string {
@@ -140,7 +234,7 @@ export class Kube {
   }
 
   async serverVersion(): Promise<string> {
-    const info = await withRetry('server version', () =>
+    const info = await withRetry('reading the server version', this.caller, () =>
       this.config.makeApiClient(VersionApi).getCode(),
     );
     return info.gitVersion;
@@ -149,24 +243,26 @@ export class Kube {
   /** True or false; undefined when the credentials may not read namespaces (RBAC). */
   async namespaceExists(namespace: string): Promise<boolean | undefined> {
     try {
-      await withRetry('namespace', () => this.core.readNamespace({ name: namespace }));
+      await withRetry(`reading the namespace ${namespace}`, this.caller, () =>
+        this.core.readNamespace({ name: namespace }),
+      );
       return true;
     } catch (error) {
       if (error instanceof ApiException && error.code === 404) return false;
-      if (error instanceof ApiException && error.code === 403) return undefined;
+      if (error instanceof KubeApiError && error.code === 403) return undefined;
       throw error;
     }
   }
 
   async deployments(namespace: string, labelSelector: string): Promise<V1Deployment[]> {
-    const list = await withRetry('list deployments', () =>
+    const list = await withRetry(`listing deployments in ${namespace}`, this.caller, () =>
       this.apps.listNamespacedDeployment({ namespace, labelSelector }),
     );
     return list.items;
   }
 
   async pods(namespace: string, labelSelector: string): Promise<V1Pod[]> {
-    const list = await withRetry('list pods', () =>
+    const list = await withRetry(`listing pods in ${namespace}`, this.caller, () =>
       this.core.listNamespacedPod({ namespace, labelSelector }),
     );
     return list.items;
@@ -186,7 +282,7 @@ export class Kube {
     const watch = new Watch(this.config);
     let pods = new Map<string, V1Pod>();
     for (;;) {
-      const list = await withRetry('list pods', () =>
+      const list = await withRetry(`listing pods in ${namespace}`, this.caller, () =>
         this.core.listNamespacedPod({ namespace, labelSelector }),
       );
       pods = new Map(list.items.map((pod) => [pod.metadata?.name ?? '', pod]));

@@ -356,8 +356,15 @@ describe('parsing Helm output', () => {
         1,
         'Error: UPGRADE FAILED: another operation (install/upgrade/rollback) is in progress',
       ).hint,
-      /Another Helm operation holds the release/,
+      /Another Helm operation holds the release: .*do not roll back/,
     );
+    const refused = new HelmError(
+      'repo add',
+      1,
+      'Error: looks like "http://127.0.0.1:1" is not a valid chart repository or cannot be reached: dial tcp 127.0.0.1:1: connect: connection refused',
+    );
+    assert.match(refused.hint, /chart-repository/);
+    assert.doesNotMatch(refused.hint, /kubeconfig/);
   });
 });
 

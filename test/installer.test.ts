@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { execFile, execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { pathToFileURL } from 'node:url';
 import { UpgradeError } from '../src/errors.ts';
@@ -135,7 +135,7 @@ interface ChildRun {
   code: number;
   stdout: string;
   stderr: string;
-  result?: { path: string; dir: string; version: string; cacheHit: boolean; ms: number };
+  result?: { path: string; version: string; cacheHit: boolean; ms: number };
 }
 
 const INSTALLER_URL = pathToFileURL(join(ROOT, 'src/installer.ts')).href;
@@ -254,7 +254,7 @@ describe('installHelm against a local mirror', { skip: !onLinuxX64 && 'needs lin
       assert.match(first.stdout, new RegExp(`Verified SHA-256 ${mirror.sha256[version]}`));
       assert.ok(existsSync(join(r.toolCache, 'helm', version.slice(1), 'x64.complete')));
       assert.deepEqual(r.tempLeftovers(), [], 'the archive and the unpacked copy are removed');
-      assert.equal(readFileSync(r.githubPath, 'utf8').trim(), first.result.dir);
+      assert.equal(readFileSync(r.githubPath, 'utf8').trim(), dirname(first.result.path));
 
       const again = await r.install({ version, baseUrl: mirror.baseUrl });
       assert.equal(again.code, 0, again.stderr);
@@ -266,11 +266,53 @@ describe('installHelm against a local mirror', { skip: !onLinuxX64 && 'needs lin
       assert.match(again.stdout, /found in the tool cache/);
       assert.equal(
         readFileSync(r.githubPath, 'utf8').trim().split('\n').at(-1),
-        first.result.dir,
+        dirname(first.result.path),
         'a hit also puts Helm on PATH',
       );
     });
   }
+
+  test('a helm-sha256 pin is checked against what the tool cache holds', async () => {
+    const r = runner();
+    const version = 'v3.18.0';
+    const first = await r.install({
+      version,
+      baseUrl: mirror.baseUrl,
+      sha256: mirror.sha256[version],
+    });
+    assert.equal(first.code, 0, first.stderr);
+    const from = mirror.requests.length;
+
+    const pinned = await r.install({
+      version,
+      baseUrl: mirror.baseUrl,
+      sha256: mirror.sha256[version],
+    });
+    assert.equal(pinned.result?.cacheHit, true, pinned.stderr);
+
+    const wrong = await r.install({ version, baseUrl: mirror.baseUrl, sha256: HASH_A });
+    assert.equal(wrong.code, 1);
+    assert.match(
+      wrong.stderr,
+      new RegExp(
+        `holds Helm v3\\.18\\.0 unpacked from an archive with SHA-256 ${mirror.sha256[version]}, but the expected checksum \\(the helm-sha256 input\\) is ${HASH_A}`,
+      ),
+    );
+    assert.match(wrong.stderr, /Next step: Check that helm-sha256/);
+    assert.equal(mirror.requests.length, from, 'neither call downloaded anything');
+
+    // An entry cached without a record (by another tool) is downloaded again and verified.
+    rmSync(join(dirname(first.result?.path ?? ''), 'helm-archive.sha256'));
+    const unrecorded = await r.install({
+      version,
+      baseUrl: mirror.baseUrl,
+      sha256: mirror.sha256[version],
+    });
+    assert.equal(unrecorded.code, 0, unrecorded.stderr);
+    assert.equal(unrecorded.result?.cacheHit, false);
+    assert.match(unrecorded.stdout, /has no record of the archive it came from; downloading/);
+    assert.equal(mirror.requests.length, from + 1);
+  });
 
   test('a wrong helm-sha256 is refused before extracting, and nothing is cached', async () => {
     const r = runner();

@@ -1,7 +1,9 @@
-// Faults outside the cluster's pods: transient API errors during the action's reads, and a Helm
-// archive that does not match its checksum (refused before it is unpacked, nothing cached).
+// Faults outside the cluster's pods: transient API errors during the action's reads, a Helm
+// archive that does not match its checksum (refused before it is unpacked, nothing cached), API
+// failures that last, and two runs on one release.
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
+import { type AddressInfo, createServer } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { installMilvus, startWorld, type World } from '../support/harness.ts';
@@ -12,8 +14,10 @@ import {
   assertRecordsUnchanged,
   assertRefused,
   assertSucceeded,
+  failure,
   log,
   releaseRecords,
+  tail,
 } from './checks.ts';
 
 describe('faults', () => {
@@ -109,5 +113,93 @@ describe('faults', () => {
         /Retry the job; if it fails again, the download source or a proxy is serving an altered file/,
       );
     });
+  });
+});
+
+/** A loopback port nothing listens on. */
+async function closedPort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+describe('API failures the action cannot ride out, and two runs at once', () => {
+  let world: World;
+  before(async () => {
+    world = await startWorld({ rolloutMs: 30 });
+    await installMilvus(world, {
+      chartVersion: '4.2.58',
+      milvusVersion: 'v2.5.16',
+      layout: 'mixcoord',
+      mq: 'pulsarv3',
+    });
+  });
+  after(() => world.stop());
+
+  const kubeconfig = (edit: (yaml: string) => string) => edit(world.cluster.kubeconfigYaml);
+
+  test('an unreachable API server is named, with where the kubeconfig came from', async () => {
+    const port = await closedPort();
+    const server = `https://127.0.0.1:${port}`;
+    const run = await act(world, {
+      kubeconfig: kubeconfig((yaml) => yaml.replace(world.cluster.url, server)),
+    });
+    assertRefused(
+      run,
+      /^Cannot reach the Kubernetes API server https:\/\/127\.0\.0\.1:\d+ \(ECONNREFUSED\) while reading the server version, after 8 tries; it comes from the kubeconfig \(the kubeconfig input, user test\)\./,
+      /^Fix the cause above and re-run\.$/,
+    );
+  });
+
+  test('rejected credentials say so, for which kubeconfig user', async () => {
+    const run = await act(
+      world,
+      { kubeconfig: kubeconfig((yaml) => yaml.replace(world.cluster.token, 'not-the-token')) },
+      { masked: false },
+    );
+    const message = failure(run);
+    assert.match(
+      message,
+      /^the Kubernetes API server https:\/\/127\.0\.0\.1:\d+ rejected the credentials of the kubeconfig \(the kubeconfig input, user test\) \(401 Unauthorized\) while reading the server version: a token or certificate in it is invalid or has expired\./,
+    );
+    assert.doesNotMatch(message, /HTTP-Code|Headers/);
+  });
+
+  test('a server that keeps failing is named with the status and the number of tries', async () => {
+    world.cluster.faults.errors({
+      rate: 1,
+      status: 503,
+      userAgent: /kubernetes-client-javascript/,
+      path: /\/pods$/,
+    });
+    let run: Awaited<ReturnType<typeof act>>;
+    try {
+      run = await act(world);
+    } finally {
+      world.cluster.faults.errors();
+    }
+    assertRefused(
+      run,
+      /answered HTTP 503 while listing pods in default, 8 times in a row/,
+      /^Fix the cause above and re-run\.$/,
+    );
+    assert.doesNotMatch(failure(run), /HTTP-Code|Headers/);
+  });
+
+  test('of two runs started together, one upgrades and the other advises nothing destructive', async () => {
+    const runs = await Promise.all([act(world), act(world)]);
+    const won = runs.filter((run) => run.exitCode === 0);
+    const lost = runs.filter((run) => run.exitCode !== 0);
+    assert.equal(won.length, 1, runs.map((run) => tail(run, 1500)).join('\n----\n'));
+    const message = failure(lost[0] as (typeof runs)[number]);
+    assert.match(
+      message,
+      /Another operation holds the release|another Helm operation is in progress/i,
+      message,
+    );
+    assert.doesNotMatch(message, /helm rollback/);
+    await assertAt264(world, (await releaseRecords(world)).at(-1)?.revision ?? 0);
   });
 });

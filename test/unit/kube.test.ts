@@ -3,8 +3,9 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:f
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
+import { ApiException } from '@kubernetes/client-node';
 import { stringify } from 'yaml';
-import { Kube } from '../../src/kube.ts';
+import { describeApiError, Kube } from '../../src/kube.ts';
 
 const KUBECONFIG = stringify({
   apiVersion: 'v1',
@@ -37,4 +38,51 @@ describe('Kube.load with the kubeconfig input', () => {
     kube.dispose();
     assert.deepEqual(readdirSync(tempDir), []);
   });
+});
+
+describe('API failures in words', () => {
+  const caller = {
+    server: 'https://k8s.example:6443',
+    user: 'ci-bot',
+    source: 'the kubeconfig input',
+  };
+  const status = (code: number, message: string) =>
+    new ApiException(
+      code,
+      'HTTP-Code: 403 Message: Headers: {"x": "y"}',
+      JSON.stringify({ kind: 'Status', message }),
+      {},
+    );
+  const cases: [string, unknown, RegExp][] = [
+    [
+      '403 names the server, the kubeconfig user and what RBAC said',
+      status(
+        403,
+        'pods is forbidden: User "system:serviceaccount:ci:bot" cannot list resource "pods"',
+      ),
+      /^the Kubernetes API server https:\/\/k8s\.example:6443 denied listing pods in milvus to the kubeconfig \(the kubeconfig input, user ci-bot\) \(403 Forbidden\): pods is forbidden: User "system:serviceaccount:ci:bot" cannot list resource "pods"\. Grant the missing permission/,
+    ],
+    [
+      '401',
+      status(401, 'Unauthorized'),
+      /rejected the credentials of the kubeconfig \(the kubeconfig input, user ci-bot\) \(401 Unauthorized\)/,
+    ],
+    [
+      'persistent 5xx',
+      status(503, 'etcdserver: leader changed'),
+      /answered HTTP 503 while listing pods in milvus, 8 times in a row: etcdserver: leader changed\./,
+    ],
+    [
+      'a network failure',
+      Object.assign(new TypeError('fetch failed'), { cause: { code: 'ENOTFOUND' } }),
+      /^Cannot reach the Kubernetes API server https:\/\/k8s\.example:6443 \(ENOTFOUND\) while listing pods in milvus, after 8 tries; it comes from the kubeconfig \(the kubeconfig input, user ci-bot\)/,
+    ],
+  ];
+  for (const [name, error, expected] of cases) {
+    test(name, () => {
+      const described = describeApiError(error, 'listing pods in milvus', caller, 8);
+      assert.match(described.message, expected);
+      assert.doesNotMatch(described.message, /HTTP-Code|Headers/);
+    });
+  }
 });
