@@ -120,6 +120,16 @@ describe('refusals', () => {
     );
   });
 
+  test('swapped chart versions, before anything changes', async () => {
+    await refused(
+      world,
+      at('sick'),
+      /^intermediate-chart-version 5\.0\.0 is a chart of Milvus 2\.6\.0, but hop 1 lands on Milvus 2\.5: its defaults would deploy the wrong components\.$/,
+      /^Set intermediate-chart-version to a milvus chart of the 2\.5 series/,
+      { 'intermediate-chart-version': '5.0.0', 'target-chart-version': '4.2.58' },
+    );
+  });
+
   test('a release of another chart', async () => {
     await refused(
       world,
