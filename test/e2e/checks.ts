@@ -359,7 +359,8 @@ export async function act(
   return run;
 }
 
-const jobDirs = (world: World) =>
+/** The job directories the runs so far have made. */
+export const jobDirs = (world: World) =>
   new Set(readdirSync(world.dir).filter((name) => name.startsWith('job-')));
 
 /** Files and folders left under the RUNNER_TEMP of the jobs that ran since `jobs` was taken. */

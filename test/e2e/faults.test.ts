@@ -6,15 +6,18 @@ import { existsSync } from 'node:fs';
 import { type AddressInfo, createServer } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { installMilvus, startWorld, type World } from '../support/harness.ts';
+import { installMilvus, runAction, startWorld, type World } from '../support/harness.ts';
 import { archiveName } from '../support/helm-mirror.ts';
 import {
   act,
   assertAt264,
+  assertNoSecrets,
   assertRecordsUnchanged,
   assertRefused,
   assertSucceeded,
   failure,
+  jobDirs,
+  leftInTemp,
   log,
   releaseRecords,
   tail,
@@ -189,7 +192,11 @@ describe('API failures the action cannot ride out, and two runs at once', () => 
   });
 
   test('of two runs started together, one upgrades and the other advises nothing destructive', async () => {
-    const runs = await Promise.all([act(world), act(world)]);
+    // Side by side, so each run's temporary files are checked once both have ended.
+    const jobs = jobDirs(world);
+    const runs = await Promise.all([runAction(world), runAction(world)]);
+    for (const run of runs) assertNoSecrets(world, run, true);
+    assert.deepEqual(leftInTemp(world, jobs), [], 'RUNNER_TEMP is left empty');
     const won = runs.filter((run) => run.exitCode === 0);
     const lost = runs.filter((run) => run.exitCode !== 0);
     assert.equal(won.length, 1, runs.map((run) => tail(run, 1500)).join('\n----\n'));
