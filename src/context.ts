@@ -33,6 +33,8 @@ export interface Inputs extends Targets {
   timeout: string;
   timeoutMs: number;
   dryRun: boolean;
+  /** Take the new charts' dependency images instead of keeping the ones that run. */
+  upgradeDependencies: boolean;
   valuesFiles: { path: string; values: Values }[];
 }
 
@@ -228,10 +230,14 @@ export function getInputs(
     bad('timeout', timeout, 'expected a duration from 5s to 24h per hop, such as 20m');
   }
 
-  const dryRunRaw = get('dry-run') || 'false';
-  const dryRun = /^(true|True|TRUE)$/.test(dryRunRaw);
-  if (!dryRun && !/^(false|False|FALSE)$/.test(dryRunRaw))
-    bad('dry-run', dryRunRaw, 'expected true or false');
+  const boolean = (name: string) => {
+    const raw = get(name) || 'false';
+    const on = /^(true|True|TRUE)$/.test(raw);
+    if (!on && !/^(false|False|FALSE)$/.test(raw)) bad(name, raw, 'expected true or false');
+    return on;
+  };
+  const dryRun = boolean('dry-run');
+  const upgradeDependencies = boolean('upgrade-dependencies');
 
   const valuesFiles = read('values-files')
     .split(/\r?\n/)
@@ -272,6 +278,7 @@ export function getInputs(
     timeout,
     timeoutMs: timeoutMs as number,
     dryRun,
+    upgradeDependencies,
     valuesFiles,
   };
 }

@@ -9,6 +9,8 @@ import {
   AppsV1Api,
   CoreV1Api,
   KubeConfig,
+  PatchStrategy,
+  setHeaderOptions,
   type V1Deployment,
   type V1Pod,
   VersionApi,
@@ -60,10 +62,13 @@ function statusMessage(error: ApiException<unknown>): string | undefined {
 /** A failed API request in words; `code` is the HTTP status, undefined when none came back. */
 export class KubeApiError extends Error {
   readonly code: number | undefined;
-  constructor(message: string, code: number | undefined) {
+  /** The API server's own `Status` message, when it sent one. */
+  readonly serverMessage: string | undefined;
+  constructor(message: string, code: number | undefined, serverMessage?: string) {
     super(message);
     this.name = 'KubeApiError';
     this.code = code;
+    this.serverMessage = serverMessage;
   }
 }
 
@@ -82,17 +87,20 @@ export function describeApiError(
       return new KubeApiError(
         `${where} rejected the credentials of ${config} (401 Unauthorized) while ${what}: a token or certificate in it is invalid or has expired. Refresh the kubeconfig secret (or the step that writes it) and re-run.`,
         401,
+        said,
       );
     }
     if (error.code === 403) {
       return new KubeApiError(
         `${where} denied ${what} to ${config} (403 Forbidden)${said ? `: ${said}` : ''}. Grant the missing permission (the README lists the Role the action needs) and re-run.`,
         403,
+        said,
       );
     }
     return new KubeApiError(
       `${where} answered HTTP ${error.code} while ${what}${tries > 1 ? `, ${tries} times in a row` : ''}${said ? `: ${said}` : ''}. Check the health of the API server, then re-run.`,
       error.code,
+      said,
     );
   }
   const cause = (error as { cause?: { code?: unknown; message?: unknown } })?.cause;
@@ -250,6 +258,33 @@ export class Kube {
     } catch (error) {
       if (error instanceof ApiException && error.code === 404) return false;
       if (error instanceof KubeApiError && error.code === 403) return undefined;
+      throw error;
+    }
+  }
+
+  /**
+   * Asks the API server whether a StatefulSet may take `spec` (a server-side dry run of a merge
+   * patch, which changes nothing): the server's reason when it refuses, undefined when it takes
+   * it or the StatefulSet does not exist yet.
+   */
+  async refusedStatefulSetUpdate(
+    namespace: string,
+    name: string,
+    spec: Record<string, unknown>,
+  ): Promise<string | undefined> {
+    try {
+      await withRetry(`checking an update of the StatefulSet ${name}`, this.caller, () =>
+        this.apps.patchNamespacedStatefulSet(
+          { namespace, name, body: { spec }, dryRun: 'All' },
+          setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
+        ),
+      );
+      return undefined;
+    } catch (error) {
+      if (error instanceof ApiException && error.code === 404) return undefined;
+      if (error instanceof KubeApiError && error.code === 422) {
+        return error.serverMessage ?? error.message;
+      }
       throw error;
     }
   }

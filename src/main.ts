@@ -1,7 +1,9 @@
 // The upgrade, step by step, as the official procedure describes it; one log group per step.
 import * as core from '@actions/core';
 import semver from 'semver';
+import { advisoryWarnings } from './advisories.ts';
 import { type Assessment, assess } from './assess.ts';
+import { describeChanges } from './changes.ts';
 import { checkChartVersions } from './charts.ts';
 import { getInputs, InputError, type Inputs } from './context.ts';
 import { UNCHANGED, UpgradeError } from './errors.ts';
@@ -78,15 +80,17 @@ export async function run(): Promise<void> {
       timeout: i.timeout,
       valuesFiles: i.valuesFiles,
       milvusName: milvusName(before.view.values, i.chartName),
+      upgradeDependencies: i.upgradeDependencies,
+      refusedStatefulSetUpdate: (name, spec) => k.refusedStatefulSetUpdate(i.namespace, name, spec),
     };
     const { plan, views } =
       choices.length === 0
-        ? { plan: { hops: [] }, views: [] }
+        ? { plan: { hops: [], advisories: [] }, views: [] }
         : await core.group('Plan (Helm dry run of every hop)', async () =>
             makePlan(h, ctx, before.view, choices),
           );
     report.plan = plan;
-    report.notes.push(...plan.hops.flatMap((hop) => hop.notes));
+    report.notes.push(...plan.hops.flatMap((hop) => hop.notes), ...plan.advisories);
 
     if (i.dryRun) {
       await core.group('Dry run', async () => {
@@ -247,8 +251,23 @@ async function makePlan(
     for (const note of hop.notes) core.warning(note);
     core.info(`  helm ${hop.args.join(' ')}`);
     core.info(
-      `  Helm's dry run renders ${hop.objects.length} objects and keeps the message queue and every dependency workload.`,
+      `  Helm's dry run renders ${hop.objects.length} objects and keeps the message queue and every dependency workload. What changes:`,
     );
+    for (const milvus of [true, false]) {
+      const changes = hop.changes.filter((c) => c.milvus === milvus);
+      core.info(
+        `    ${milvus ? 'Milvus' : 'Dependencies'}: ${changes.length === 0 ? 'nothing' : ''}`,
+      );
+      for (const line of describeChanges(changes)) core.info(`      ${line}`);
+    }
+  }
+  const landings = plan.hops.map((hop) => ({
+    version: hop.to,
+    input: hop.number === 1 ? 'intermediate-version' : 'target-version',
+  }));
+  for (const warning of advisoryWarnings(landings)) {
+    core.warning(warning);
+    plan.advisories.push(warning);
   }
   return predicted;
 }

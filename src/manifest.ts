@@ -7,8 +7,13 @@ export interface Workload {
   kind: string;
   name: string;
   labels: Record<string, string>;
-  /** `container=image` of every container and init container. */
-  images: string[];
+  /**
+   * What a hop may change, each as text: `image <container>` and `resources <container>` of
+   * every container and init container, `replicas`, and `volumeClaimTemplates`.
+   */
+  fields: Record<string, string>;
+  /** A StatefulSet's whole spec, for the API server to judge an update of it (never printed). */
+  spec?: Record<string, unknown>;
 }
 
 /** One queue block of Milvus' `default.yaml`, in the order the chart wrote them. */
@@ -36,13 +41,26 @@ function record(value: unknown): Record<string, unknown> {
     : {};
 }
 
-function images(podSpec: Record<string, unknown>): string[] {
-  return ['initContainers', 'containers'].flatMap((key) => {
+function fields(spec: Record<string, unknown>): Record<string, string> {
+  const podSpec = record(record(spec.template).spec);
+  const out: Record<string, string> = {};
+  for (const key of ['initContainers', 'containers']) {
     const list = podSpec[key];
-    return Array.isArray(list)
-      ? list.map((c) => `${String(record(c).name)}=${String(record(c).image)}`)
-      : [];
-  });
+    for (const container of Array.isArray(list) ? list.map(record) : []) {
+      out[`image ${String(container.name)}`] = String(container.image);
+      if (container.resources !== undefined) {
+        out[`resources ${String(container.name)}`] = JSON.stringify(container.resources);
+      }
+    }
+  }
+  if (spec.replicas !== undefined) out.replicas = String(spec.replicas);
+  const claims = spec.volumeClaimTemplates;
+  if (Array.isArray(claims)) {
+    out.volumeClaimTemplates = JSON.stringify(
+      claims.map(record).map((claim) => ({ name: record(claim.metadata).name, spec: claim.spec })),
+    );
+  }
+  return out;
 }
 
 /**
@@ -73,9 +91,15 @@ export function readManifest(manifest: string): Rendered {
     if (!kind || typeof name !== 'string') continue;
     rendered.objects.push(`${kind}/${name}`);
     if (WORKLOAD_KINDS.includes(kind)) {
-      const podSpec = record(record(record(object.spec).template).spec);
       const labels = record(record(object.metadata).labels) as Record<string, string>;
-      rendered.workloads.push({ kind, name, labels, images: images(podSpec) });
+      const spec = record(object.spec);
+      rendered.workloads.push({
+        kind,
+        name,
+        labels,
+        fields: fields(spec),
+        ...(kind === 'StatefulSet' ? { spec } : {}),
+      });
     }
     const config = record(object.data)['default.yaml'];
     if (kind === 'ConfigMap' && typeof config === 'string') rendered.queue = queueBlocks(config);

@@ -120,8 +120,109 @@ export const PULSAR_FAMILY_ORDER: readonly MessageQueue[] = [
 ];
 export const KAFKA_FAMILY_ORDER: readonly MessageQueue[] = ['external-kafka', 'kafka'];
 
-/** Chart version at which the default Pulsar became v3 (`pulsarv3.enabled=true`). */
-export const PULSAR_V3_DEFAULT_SINCE_CHART = '4.2.27';
+/**
+ * The values keys that set the image of each dependency the Milvus chart bundles, as the chart
+ * renders them (`[<registry>/]<repository>:<tag>`); `workload` matches the workload's name.
+ * A hop keeps every dependency on the image it runs by `--set`ting these back.
+ */
+export interface DependencyImage {
+  dependency: string;
+  workload: RegExp;
+  /** Only this container of the workload; undefined: all of them. */
+  container?: string;
+  keys: { registry?: string; repository: string; tag: string };
+}
+
+const pulsarImages = (alias: string, component: string, workload: RegExp): DependencyImage => ({
+  dependency: alias === 'pulsar' ? 'Pulsar v2' : 'Pulsar v3',
+  workload,
+  keys: {
+    repository: `${alias}.images.${component}.repository`,
+    tag: `${alias}.images.${component}.tag`,
+  },
+});
+
+export const DEPENDENCY_IMAGES: readonly DependencyImage[] = [
+  {
+    dependency: 'etcd',
+    workload: /-etcd$/,
+    keys: {
+      registry: 'etcd.image.registry',
+      repository: 'etcd.image.repository',
+      tag: 'etcd.image.tag',
+    },
+  },
+  {
+    dependency: 'MinIO',
+    workload: /-minio$/,
+    keys: { repository: 'minio.image.repository', tag: 'minio.image.tag' },
+  },
+  ...(['pulsar', 'pulsarv3'] as const).flatMap((alias) => [
+    pulsarImages(alias, 'zookeeper', new RegExp(`-${alias}-zookeeper$`)),
+    pulsarImages(alias, 'bookie', new RegExp(`-${alias}-bookie$`)),
+    pulsarImages(alias, 'autorecovery', new RegExp(`-${alias}-recovery$`)),
+    pulsarImages(alias, 'broker', new RegExp(`-${alias}-broker$`)),
+    pulsarImages(alias, 'proxy', new RegExp(`-${alias}-proxy$`)),
+  ]),
+  {
+    dependency: 'Kafka',
+    workload: /-kafka$/,
+    keys: {
+      registry: 'kafka.image.registry',
+      repository: 'kafka.image.repository',
+      tag: 'kafka.image.tag',
+    },
+  },
+  {
+    dependency: 'ZooKeeper (Kafka)',
+    workload: /-zookeeper$/,
+    keys: {
+      registry: 'kafka.zookeeper.image.registry',
+      repository: 'kafka.zookeeper.image.repository',
+      tag: 'kafka.zookeeper.image.tag',
+    },
+  },
+];
+
+/**
+ * Known problems of Milvus releases that bear on this upgrade: warnings in the plan and the
+ * summary, never refusals. `affects` holds per series the first release that is clear of it.
+ */
+export interface Advisory {
+  id: string;
+  summary: string;
+  /** Series → the first release without the problem. */
+  fixedIn: Partial<Record<'2.5' | '2.6', string>>;
+  source: string;
+}
+
+export const ADVISORIES: readonly Advisory[] = [
+  {
+    id: 'milvus#45276',
+    summary:
+      'fixes for upgrading 2.5.x clusters to 2.6 landed after v2.6.4 ("support upgrading from 2.5.x -> 2.6.5"; backport #45313, tracking #43897)',
+    fixedIn: { '2.6': 'v2.6.5' },
+    source: 'https://github.com/milvus-io/milvus/pull/45276',
+  },
+  {
+    id: 'CVE-2025-64513',
+    summary: 'security vulnerability fixed in 2.6.5',
+    fixedIn: { '2.6': 'v2.6.5' },
+    source: 'https://nvd.nist.gov/vuln/detail/CVE-2025-64513',
+  },
+  {
+    id: 'milvus#45738',
+    summary: 'DDL requests during the upgrade can fail; fixed in 2.6.6',
+    fixedIn: { '2.6': 'v2.6.6' },
+    source: 'https://github.com/milvus-io/milvus/pull/45738',
+  },
+  {
+    id: 'CVE-2026-26190',
+    summary: 'unauthenticated API on port 9091',
+    fixedIn: { '2.5': 'v2.5.27', '2.6': 'v2.6.10' },
+    source: 'https://nvd.nist.gov/vuln/detail/CVE-2026-26190',
+  },
+];
 
 /**
  * SHA-256 of the official Helm archives the action carries, by version and `<os>-<arch>`.

@@ -2,6 +2,7 @@
 // its exact `helm upgrade` arguments. Which `--set`s keep the message queue is Helm's to say
 // (predict.ts asks it with a dry run); the planner only lays the arguments out.
 import type { Assessment, Targets } from './assess.ts';
+import type { WorkloadChange } from './changes.ts';
 import { upgradeArgs } from './helm.ts';
 import {
   ALL_COMPONENTS,
@@ -25,7 +26,7 @@ export interface HopChoice {
 }
 
 export interface PlannedHop extends HopChoice {
-  /** Every `--set`, in order: the image tag, the hop's own, then the queue pins. */
+  /** Every `--set`, in order: the image tag, the hop's own, the queue pins, the image pins. */
   sets: [string, string][];
   pins: [string, string][];
   valuesFiles: string[];
@@ -37,10 +38,16 @@ export interface PlannedHop extends HopChoice {
   notes: string[];
   /** `Kind/name` of every object Helm's dry run of the hop rendered. */
   objects: string[];
+  /** `--set`s that keep dependencies on the images they run (unless upgrade-dependencies). */
+  imagePins: [string, string][];
+  /** What the hop changes, workload by workload, as Helm's dry run renders it. */
+  changes: WorkloadChange[];
 }
 
 export interface Plan {
   hops: PlannedHop[];
+  /** Known problems of the versions the hops land on (warnings, never refusals). */
+  advisories: string[];
 }
 
 /** The hops the cluster still needs, and why; none when it is already at the target. */
@@ -118,9 +125,9 @@ export function hopLabel(choice: HopChoice): string {
 export function planHop(
   choice: HopChoice,
   ctx: ArgsContext,
-  keeping: { valuesFiles: string[]; pins: [string, string][]; notes: string[]; objects: string[] },
+  keeping: Pick<PlannedHop, 'valuesFiles' | 'pins' | 'imagePins' | 'notes' | 'objects' | 'changes'>,
 ): PlannedHop {
-  const sets = [...hopSets(choice), ...keeping.pins];
+  const sets = [...hopSets(choice), ...keeping.pins, ...keeping.imagePins];
   return {
     ...choice,
     sets,
@@ -139,5 +146,7 @@ export function planHop(
     ),
     notes: keeping.notes,
     objects: keeping.objects,
+    imagePins: keeping.imagePins,
+    changes: keeping.changes,
   };
 }

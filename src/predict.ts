@@ -6,10 +6,10 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
+import { dependencyImageChanges, imagePins, isMilvusWorkload, workloadChanges } from './changes.ts';
 import { refusal } from './errors.ts';
 import { type DryRunRelease, type Helm, upgradeArgs } from './helm.ts';
 import { describeQueue, type Rendered, readManifest } from './manifest.ts';
-import { ALL_COMPONENTS, type Component } from './milvus.ts';
 import {
   type ArgsContext,
   type HopChoice,
@@ -34,6 +34,13 @@ export interface PredictContext extends ArgsContext {
   valuesFiles: { path: string; values: Values }[];
   /** The chart's `app.kubernetes.io/name` of the Milvus workloads (the rest are dependencies). */
   milvusName: string;
+  /** Take the new chart's dependency images instead of keeping the ones that run. */
+  upgradeDependencies: boolean;
+  /** The API server's reason to refuse an update of a StatefulSet to `spec`, if it would. */
+  refusedStatefulSetUpdate(
+    name: string,
+    spec: Record<string, unknown>,
+  ): Promise<string | undefined>;
 }
 
 /** The release a dry run describes: Helm's recorded user values over the chart's defaults. */
@@ -70,17 +77,47 @@ export function confirmKept(
       'Check the queue settings in the release values and values-files (helm get values); the queue must stay the same across the upgrade.',
     );
   }
-  const isMilvus = (w: Rendered['workloads'][number]) =>
-    w.labels['app.kubernetes.io/name'] === milvusName &&
-    ALL_COMPONENTS.includes(w.labels.component as Component);
   const kept = new Set(after.rendered.workloads.map((w) => `${w.kind}/${w.name}`));
   const dropped = before.rendered.workloads
-    .filter((w) => !isMilvus(w) && !kept.has(`${w.kind}/${w.name}`))
+    .filter((w) => !isMilvusWorkload(w, milvusName) && !kept.has(`${w.kind}/${w.name}`))
     .map((w) => `${w.kind}/${w.name}`);
   if (dropped.length > 0) {
     throw refusal(
       `Helm's dry run of ${label} would delete ${dropped.join(', ')}, which ${dropped.length > 1 ? 'are' : 'is'} not part of Milvus; their data volumes would be orphaned.`,
       'Check the dependency settings (etcd, minio, pulsar, pulsarv3, kafka) in the release values and values-files; keep every dependency enabled across the upgrade.',
+    );
+  }
+}
+
+/**
+ * Kubernetes forbids changing most of a StatefulSet's spec (its volume claim templates among
+ * them): Helm would fail half-way through the hop. The API server judges every StatefulSet whose
+ * rendered spec the hop changes, in a dry run, before anything changes.
+ */
+async function confirmUpdatable(
+  label: string,
+  before: ReleaseView,
+  after: ReleaseView,
+  ctx: PredictContext,
+): Promise<void> {
+  const was = new Map(before.rendered.workloads.map((w) => [`${w.kind}/${w.name}`, w.spec]));
+  const changed = after.rendered.workloads.filter(
+    (w) =>
+      w.spec &&
+      was.has(`${w.kind}/${w.name}`) &&
+      JSON.stringify(w.spec) !== JSON.stringify(was.get(`${w.kind}/${w.name}`)),
+  );
+  const refused = await Promise.all(
+    changed.map(async (w) => {
+      const reason = await ctx.refusedStatefulSetUpdate(w.name, w.spec ?? {});
+      return reason ? `StatefulSet/${w.name}: ${reason}` : undefined;
+    }),
+  );
+  const reasons = refused.filter((r): r is string => r !== undefined);
+  if (reasons.length > 0) {
+    throw refusal(
+      `${label} would change StatefulSet fields that Kubernetes forbids changing, so Helm would fail half-way: ${reasons.join('; ')}`,
+      'Remove the change from values-files (volume claim templates, selectors and service names of StatefulSets cannot change in place), then re-run.',
     );
   }
 }
@@ -111,21 +148,45 @@ async function predictHop(
       }),
     );
   let release = await render([]);
+  let after = viewOf(release);
   const { pins, notes } = keepQueue({
     hop: label,
     current: before.values,
-    predicted: viewOf(release).values,
+    predicted: after.values,
     chartDefaults: release.chartValues,
     valuesFiles: mergeValues(...files.map((file) => file.values)),
   });
-  if (pins.length > 0) release = await render(pins);
-  const after = viewOf(release);
+  const kept = ctx.upgradeDependencies
+    ? { pins: [], unpinned: [] }
+    : imagePins(
+        dependencyImageChanges(workloadChanges(before.rendered, after.rendered, ctx.milvusName)),
+      );
+  if (kept.pins.length > 0) {
+    notes.push(
+      `${label}: keeping the dependencies on the images they run (${kept.pins.map(([k, v]) => `${k}=${v}`).join(', ')}); upgrade-dependencies: true takes the new chart's images.`,
+    );
+  }
+  if (pins.length > 0 || kept.pins.length > 0) {
+    release = await render([...pins, ...kept.pins]);
+    after = viewOf(release);
+  }
   confirmKept(label, before, after, ctx.milvusName);
+  await confirmUpdatable(label, before, after, ctx);
+  const changes = workloadChanges(before.rendered, after.rendered, ctx.milvusName);
+  const moved = ctx.upgradeDependencies ? [] : dependencyImageChanges(changes);
+  if (moved.length > 0) {
+    throw refusal(
+      `Helm's dry run of ${label} changes the image of ${moved.map((m) => `${m.workload} (container ${m.container}: ${m.before} → ${m.after})`).join(', ')}, which the action cannot pin back.`,
+      'Pin the image in a values file (values-files), or set upgrade-dependencies: true to take the new chart image on purpose.',
+    );
+  }
   const hop = planHop(choice, ctx, {
     valuesFiles: paths,
     pins,
+    imagePins: kept.pins,
     notes,
     objects: after.rendered.objects,
+    changes,
   });
   return { hop, after };
 }
@@ -157,7 +218,7 @@ export async function predictPlan(
       const sets = hops.flatMap((hop) => hop.sets);
       await writeFile(earlier, stringify(valuesFromSets(sets)), { mode: 0o600 });
     }
-    return { plan: { hops }, views };
+    return { plan: { hops, advisories: [] }, views };
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
@@ -175,10 +236,11 @@ export async function recheckHop(
 ): Promise<void> {
   const files = ctx.valuesFiles.filter((file) => hop.valuesFiles.includes(file.path));
   const { hop: again } = await predictHop(helm, hop, ctx, files, now, undefined);
-  const planned = JSON.stringify(hop.pins);
-  if (JSON.stringify(again.pins) !== planned) {
+  const planned = JSON.stringify([...hop.pins, ...hop.imagePins]);
+  const needed = JSON.stringify([...again.pins, ...again.imagePins]);
+  if (needed !== planned) {
     throw new Error(
-      `Helm's dry run of ${hopLabel(hop)} now needs the pins ${JSON.stringify(again.pins)}, not the planned ${planned}: the release changed while this run was upgrading it`,
+      `Helm's dry run of ${hopLabel(hop)} now needs the pins ${needed}, not the planned ${planned}: the release changed while this run was upgrading it`,
     );
   }
 }

@@ -2,6 +2,7 @@
 // Only versions, names, revisions and booleans go in here: never values or credentials.
 import * as core from '@actions/core';
 import type { Assessment } from './assess.ts';
+import { describeChanges } from './changes.ts';
 import type { Component, MessageQueue } from './milvus.ts';
 import type { Plan } from './planner.ts';
 import type { ReleaseInfo } from './state.ts';
@@ -81,7 +82,9 @@ export class Report {
             resume: h.resume,
             reason: h.reason,
             pins: h.pins.map(([k, v]) => `${k}=${v}`),
+            imagePins: h.imagePins.map(([k, v]) => `${k}=${v}`),
             args: ['helm', ...h.args],
+            changes: h.changes,
           })),
         ),
       );
@@ -167,6 +170,22 @@ export class Report {
         `Helm's server-side dry run rendered ${this.plan.hops.map((h) => `hop ${h.number}: ${h.objects.length} objects`).join(', ')}; each keeps the message queue and every dependency workload.`,
         true,
       );
+    }
+    if (this.plan && this.plan.hops.length > 0) {
+      s.addHeading("What each hop changes (Helm's dry run)", 3);
+      s.addTable([
+        ['Hop', 'Part', 'Changes'].map((data) => ({ data, header: true })),
+        ...this.plan.hops.flatMap((h) =>
+          [true, false].map((milvus) => [
+            String(h.number),
+            milvus ? 'Milvus' : 'Dependencies',
+            escapeHtml(
+              describeChanges(h.changes.filter((c) => c.milvus === milvus)).join('<br>') ||
+                'nothing',
+            ).replace(/&lt;br&gt;/g, '<br>'),
+          ]),
+        ),
+      ]);
     }
     if (this.notes.length > 0) {
       s.addHeading('Notes', 3);

@@ -741,7 +741,7 @@ describe('against the test cluster', { concurrency: true }, () => {
         assert.deepEqual([release.chartVersion, release.appVersion], ['1.0.0', '1.27.0']);
         const rendered = readManifest(release.manifest);
         assert.deepEqual(rendered.objects.sort(), ['Deployment/web-webapp', 'Service/web-webapp']);
-        assert.deepEqual(rendered.workloads[0]?.images, ['web=nginx:1.28']);
+        assert.equal(rendered.workloads[0]?.fields['image web'], 'nginx:1.28');
         assert.equal((await helm.status('web', namespace))?.revision, 1);
         const deployment = cluster.store.get('deployments', namespace, 'web-webapp');
         assert.match(JSON.stringify(deployment?.spec), /nginx:1\.27/);

@@ -375,12 +375,13 @@ export function leftInTemp(world: World, jobs: Set<string>): string[] {
 }
 
 /**
- * Writes through the API (anything but reads) since `since`, by Helm or the action: a refused or
- * dry run makes none. The test cluster's controllers do not go through the API.
+ * Writes through the API (anything but reads and server-side dry runs) since `since`, by Helm or
+ * the action: a refused or dry run makes none. The test cluster's controllers do not go through
+ * the API.
  */
 export function apiWrites(world: World, since: number) {
   return world.cluster.requests
     .filter({ since })
-    .filter((r) => !['get', 'list', 'watch', 'other'].includes(r.verb))
+    .filter((r) => !['get', 'list', 'watch', 'other'].includes(r.verb) && r.query.dryRun !== 'All')
     .map((r) => `${r.userAgent.split(' ')[0]} ${r.method} ${r.path}`);
 }

@@ -115,6 +115,14 @@ describe('message queues', () => {
       );
     });
 
+    test('a values file that resizes etcd volumes is refused: Kubernetes forbids it in place', async () => {
+      await refusedValuesFile(
+        { etcd: { persistence: { size: '20Gi' } } },
+        /hop 2 \(v2\.6\.4, chart 5\.0\.0\) would change StatefulSet fields that Kubernetes forbids changing, so Helm would fail half-way: StatefulSet\/my-milvus-etcd: .*Forbidden: updates to statefulset spec/,
+        /volume claim templates, selectors and service names of StatefulSets cannot change in place/,
+      );
+    });
+
     test('a values file whose mq.type cannot be kept by pinning is refused', async () => {
       await refusedValuesFile(
         { extraConfigFiles: { 'user.yaml': 'mq:\n  type: kafka\n' } },

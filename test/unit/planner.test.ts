@@ -160,8 +160,10 @@ describe('planHop', () => {
   const keeping = (pins: [string, string][] = [], valuesFiles: string[] = []) => ({
     valuesFiles,
     pins,
+    imagePins: [],
     notes: [],
     objects: [],
+    changes: [],
   });
 
   test('the exact Helm 3 arguments of the official procedure, with the pins Helm called for', () => {

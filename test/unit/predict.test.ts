@@ -70,7 +70,7 @@ describe('reading a manifest', () => {
       kind: 'StatefulSet',
       name: 'my-milvus-etcd',
       labels: { app: 'dependency' },
-      images: ['main=example/my-milvus-etcd:1'],
+      fields: { 'image main': 'example/my-milvus-etcd:1' },
     });
     assert.deepEqual(rendered.queue, [{ type: 'pulsar', address: 'my-milvus-pulsar-proxy' }]);
     assert.doesNotMatch(JSON.stringify(rendered), /s3cr3t/);
