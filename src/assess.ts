@@ -87,6 +87,8 @@ interface Rollout {
   versions: string[];
   components: Component[];
   unready: PodInfo[];
+  /** Milvus Deployments still paused: their rollout has not happened. */
+  paused: string[];
 }
 
 /** Whether the release is exactly where `spec` at `version` leaves a healthy cluster. */
@@ -94,6 +96,7 @@ function complete(r: Rollout, spec: HopSpec, version: string | undefined): boole
   return (
     r.release.status === 'deployed' &&
     r.unready.length === 0 &&
+    r.paused.length === 0 &&
     r.versions.length === 1 &&
     (version === undefined
       ? series(r.versions[0] ?? '') === spec.series
@@ -183,7 +186,14 @@ export function assess(observed: ObservedRelease, targets: Targets): Assessment 
   const lowest = versions[0] as string;
   const highest = versions[versions.length - 1] as string;
   const unready = unreadyPods(observed.pods);
-  const rollout: Rollout = { release, versions, components, unready };
+  const paused = observed.deployments.filter((d) => d.paused);
+  const rollout: Rollout = {
+    release,
+    versions,
+    components,
+    unready,
+    paused: paused.map((d) => d.name),
+  };
   const stopped = stoppedHop(observed, rollout, targets);
 
   const preview = versions.find(isPrerelease);
@@ -223,6 +233,13 @@ export function assess(observed: ObservedRelease, targets: Targets): Assessment 
       'Turn streaming off on 2.5 (streaming.enabled=false) and let the cluster settle, or ask the Milvus community how to upgrade such a cluster.',
     );
   }
+  const pausedByOthers = paused.filter((d) => !d.heldFor);
+  if (pausedByOthers.length > 0) {
+    throw refusal(
+      `The Deployment${pausedByOthers.length > 1 ? 's' : ''} ${pausedByOthers.map((d) => d.name).join(', ')} of the ${where} ${pausedByOthers.length > 1 ? 'are' : 'is'} paused, and not by this action: Kubernetes would not roll ${pausedByOthers.length > 1 ? 'them' : 'it'}, and the hop could not land.`,
+      `Resume ${pausedByOthers.length > 1 ? 'them' : 'it'} (kubectl rollout resume deployment/<name>) and let the rollout finish, then re-run.`,
+    );
+  }
   if (unready.length > 0 && !stopped) {
     throw refusal(
       `The cluster is not healthy: ${unready.length} pod(s) of the ${where} are not ready: ${describePods(unready)}.`,
@@ -239,6 +256,12 @@ export function assess(observed: ObservedRelease, targets: Targets): Assessment 
     );
   }
   const warnings: string[] = [];
+  const held = paused.filter((d) => d.heldFor);
+  if (held.length > 0) {
+    warnings.push(
+      `An earlier run stopped during its ordered rollout and left ${held.map((d) => `${d.name} (${d.heldFor})`).join(', ')} paused; the rollout resumes in order.`,
+    );
+  }
   if (queue.idleKafka) {
     warnings.push(
       `Both Kafka and ${queue.queue} are enabled; Milvus uses ${queue.queue} and the Kafka settings are unused. The upgrade keeps it that way.`,

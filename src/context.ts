@@ -35,6 +35,8 @@ export interface Inputs extends Targets {
   dryRun: boolean;
   /** Take the new charts' dependency images instead of keeping the ones that run. */
   upgradeDependencies: boolean;
+  /** `milvus`: components roll one at a time in Milvus' order; `helm`: all at once. */
+  rolloutOrder: 'milvus' | 'helm';
   valuesFiles: { path: string; values: Values }[];
 }
 
@@ -238,6 +240,10 @@ export function getInputs(
   };
   const dryRun = boolean('dry-run');
   const upgradeDependencies = boolean('upgrade-dependencies');
+  const rolloutOrder = get('rollout-order') || 'milvus';
+  if (rolloutOrder !== 'milvus' && rolloutOrder !== 'helm') {
+    bad('rollout-order', rolloutOrder, 'expected milvus or helm');
+  }
 
   const valuesFiles = read('values-files')
     .split(/\r?\n/)
@@ -279,6 +285,7 @@ export function getInputs(
     timeoutMs: timeoutMs as number,
     dryRun,
     upgradeDependencies,
+    rolloutOrder: rolloutOrder as Inputs['rolloutOrder'],
     valuesFiles,
   };
 }

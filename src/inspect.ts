@@ -2,7 +2,7 @@
 import type { V1Deployment, V1Pod } from '@kubernetes/client-node';
 import { exactFilter, type Helm } from './helm.ts';
 import type { Kube } from './kube.ts';
-import { ALL_COMPONENTS, type Component } from './milvus.ts';
+import { ALL_COMPONENTS, type Component, HELD_ANNOTATION } from './milvus.ts';
 import { settle } from './settle.ts';
 import type {
   DeploymentInfo,
@@ -71,6 +71,8 @@ export function toDeploymentInfo(deployment: V1Deployment): DeploymentInfo | und
     generation: deployment.metadata?.generation ?? 0,
     observedGeneration: status.observedGeneration ?? 0,
     images: image ? [image] : [],
+    paused: deployment.spec?.paused === true,
+    heldFor: deployment.metadata?.annotations?.[HELD_ANNOTATION],
   };
 }
 

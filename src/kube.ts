@@ -16,6 +16,7 @@ import {
   VersionApi,
   Watch,
 } from '@kubernetes/client-node';
+import { HELD_ANNOTATION } from './milvus.ts';
 
 export interface KubeTarget {
   /** Kubeconfig contents from the input; undefined: KUBECONFIG or ~/.kube/config. */
@@ -307,22 +308,72 @@ export class Kube {
    * Resolves with the pods once `done(pods)` holds, following changes with a watch (re-listing
    * whenever the watch ends). Rejects with the last pods seen when `timeoutMs` passes.
    */
-  async waitForPods(
+  waitForPods(
     namespace: string,
     labelSelector: string,
     done: (pods: V1Pod[]) => boolean,
     timeoutMs: number,
   ): Promise<V1Pod[]> {
+    return this.waitFor(
+      `/api/v1/namespaces/${namespace}/pods`,
+      () => this.core.listNamespacedPod({ namespace, labelSelector }),
+      `listing pods in ${namespace}`,
+      labelSelector,
+      done,
+      timeoutMs,
+    );
+  }
+
+  /** As `waitForPods`, for Deployments. */
+  waitForDeployments(
+    namespace: string,
+    labelSelector: string,
+    done: (deployments: V1Deployment[]) => boolean,
+    timeoutMs: number,
+  ): Promise<V1Deployment[]> {
+    return this.waitFor(
+      `/apis/apps/v1/namespaces/${namespace}/deployments`,
+      () => this.apps.listNamespacedDeployment({ namespace, labelSelector }),
+      `listing deployments in ${namespace}`,
+      labelSelector,
+      done,
+      timeoutMs,
+    );
+  }
+
+  /**
+   * Holds a Deployment (`spec.paused`, which Helm's merge leaves in place) with an annotation
+   * that says why, or releases it again; a merge patch touches nothing else.
+   */
+  async setHeld(namespace: string, name: string, heldFor: string | undefined): Promise<void> {
+    const body = {
+      metadata: { annotations: { [HELD_ANNOTATION]: heldFor ?? null } },
+      spec: { paused: heldFor === undefined ? null : true },
+    };
+    await withRetry(`${heldFor ? 'pausing' : 'resuming'} the Deployment ${name}`, this.caller, () =>
+      this.apps.patchNamespacedDeployment(
+        { namespace, name, body },
+        setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
+      ),
+    );
+  }
+
+  private async waitFor<T extends { metadata?: { name?: string } }>(
+    path: string,
+    list: () => Promise<{ items: T[]; metadata?: { resourceVersion?: string } }>,
+    what: string,
+    labelSelector: string,
+    done: (items: T[]) => boolean,
+    timeoutMs: number,
+  ): Promise<T[]> {
     const deadline = Date.now() + timeoutMs;
     const watch = new Watch(this.config);
-    let pods = new Map<string, V1Pod>();
+    let items = new Map<string, T>();
     for (;;) {
-      const list = await withRetry(`listing pods in ${namespace}`, this.caller, () =>
-        this.core.listNamespacedPod({ namespace, labelSelector }),
-      );
-      pods = new Map(list.items.map((pod) => [pod.metadata?.name ?? '', pod]));
-      if (done([...pods.values()])) return [...pods.values()];
-      if (Date.now() >= deadline) throw new PodWaitTimeout([...pods.values()]);
+      const listed = await withRetry(what, this.caller, list);
+      items = new Map(listed.items.map((item) => [item.metadata?.name ?? '', item]));
+      if (done([...items.values()])) return [...items.values()];
+      if (Date.now() >= deadline) throw new WaitTimeout([...items.values()]);
       const outcome = await new Promise<'done' | 'ended' | 'timeout'>((resolve) => {
         let controller: AbortController | undefined;
         let finished = false;
@@ -336,18 +387,18 @@ export class Kube {
         const timer = setTimeout(() => finish('timeout'), deadline - Date.now());
         watch
           .watch(
-            `/api/v1/namespaces/${namespace}/pods`,
+            path,
             {
               labelSelector,
-              resourceVersion: list.metadata?.resourceVersion,
+              resourceVersion: listed.metadata?.resourceVersion,
               allowWatchBookmarks: true,
             },
-            (type, pod: V1Pod) => {
-              const name = pod.metadata?.name ?? '';
-              if (type === 'ADDED' || type === 'MODIFIED') pods.set(name, pod);
-              else if (type === 'DELETED') pods.delete(name);
+            (type, item: T) => {
+              const name = item.metadata?.name ?? '';
+              if (type === 'ADDED' || type === 'MODIFIED') items.set(name, item);
+              else if (type === 'DELETED') items.delete(name);
               else return;
-              if (done([...pods.values()])) finish('done');
+              if (done([...items.values()])) finish('done');
             },
             () => finish('ended'),
           )
@@ -357,20 +408,20 @@ export class Kube {
           })
           .catch(() => finish('ended'));
       });
-      if (outcome === 'done') return [...pods.values()];
-      if (outcome === 'timeout') throw new PodWaitTimeout([...pods.values()]);
+      if (outcome === 'done') return [...items.values()];
+      if (outcome === 'timeout') throw new WaitTimeout([...items.values()]);
       // The watch ended (server timeout, expired resourceVersion, network): list again.
       await sleep(200);
     }
   }
 }
 
-/** The wait ran out; carries the pods as last seen so the error can name them. */
-export class PodWaitTimeout extends Error {
-  readonly pods: V1Pod[];
-  constructor(pods: V1Pod[]) {
-    super('Timed out waiting for pods');
-    this.name = 'PodWaitTimeout';
-    this.pods = pods;
+/** The wait ran out; carries the objects as last seen so the error can name them. */
+export class WaitTimeout<T> extends Error {
+  readonly items: T[];
+  constructor(items: T[]) {
+    super('Timed out waiting');
+    this.name = 'WaitTimeout';
+    this.items = items;
   }
 }

@@ -18,6 +18,7 @@ import { type PredictContext, predictPlan, type ReleaseView, recheckHop } from '
 import { Cancelled, watchSignals } from './process.ts';
 import { readQueue } from './queue.ts';
 import { Report } from './report.ts';
+import { rollInOrder, type StepRecord } from './rollout.ts';
 import { settle } from './settle.ts';
 import { confirmLanding, type Landing, podProblemsNow } from './verify.ts';
 
@@ -292,8 +293,14 @@ async function runHop(
   core.info(`helm ${hop.args.join(' ')}`);
   const target = { release: i.releaseName, namespace: i.namespace, name: ctx.milvusName };
   const expect = { version: hop.to, components: hop.components, removes: hop.removes };
+  let order: StepRecord[] | undefined;
   try {
-    await helm.upgrade(hop.args);
+    if (i.rolloutOrder === 'milvus') {
+      const where = { namespace: i.namespace, release: i.releaseName, milvusName: ctx.milvusName };
+      order = await rollInOrder(helm, kube, where, hop, i.timeoutMs, (line) => core.info(line));
+    } else {
+      await helm.upgrade(hop.args);
+    }
   } catch (error) {
     // Helm says only that it timed out: name the pods that held the hop up.
     const problems = await podProblemsNow(kube, target, expect);
@@ -314,6 +321,7 @@ async function runHop(
     revision: landing.release.revision,
     seconds: Math.round((Date.now() - started) / 1000),
     pins: hop.pins,
+    order,
     added: landing.components.filter((c) => !before.includes(c)),
     removed: before.filter((c) => !landing.components.includes(c)),
   };

@@ -50,14 +50,29 @@ export const MINIMUM_KUBERNETES_VERSION = '1.20.0';
 
 export const DEFAULT_HELM_VERSION = 'v3.19.0';
 
+/** Annotation on a Milvus Deployment the action holds (paused) until its turn in the rollout. */
+export const HELD_ANNOTATION = 'milvus-upgrade-action/held-for';
+
+/**
+ * One component's turn in an ordered rollout, and when the next one may start: `ready` once
+ * every pod runs the new version and is ready; `updated` once every pod runs the new version,
+ * ready or not (a 2.6 streaming node only becomes ready once a 2.6 mixcoord runs).
+ */
+export interface RolloutStep {
+  component: Component;
+  done: 'ready' | 'updated';
+}
+
 /**
  * One hop of the official procedure: the Milvus series it lands on, the `--set`s it always
- * carries besides `image.all.tag`, and the Milvus Deployments a healthy cluster has afterwards.
+ * carries besides `image.all.tag`, the Milvus Deployments a healthy cluster has afterwards, and
+ * the order its components roll in (components the hop removes go with Helm's apply).
  */
 export interface HopSpec {
   series: '2.5' | '2.6';
   sets: readonly (readonly [string, string])[];
   components: readonly Component[];
+  order: readonly RolloutStep[];
 }
 
 export const HOP_TO_MIXCOORD: HopSpec = {
@@ -67,6 +82,14 @@ export const HOP_TO_MIXCOORD: HopSpec = {
     ...LEGACY_COORDINATORS.map(({ valuesKey }) => [`${valuesKey}.enabled`, 'false'] as const),
   ],
   components: ['mixcoord', 'proxy', 'querynode', 'datanode', 'indexnode'],
+  // The Milvus Operator's graph for mixcoord clusters: mixcoord, then the nodes, then the proxy.
+  order: [
+    { component: 'mixcoord', done: 'ready' },
+    { component: 'indexnode', done: 'ready' },
+    { component: 'querynode', done: 'ready' },
+    { component: 'datanode', done: 'ready' },
+    { component: 'proxy', done: 'ready' },
+  ],
 };
 
 export const HOP_TO_STREAMING: HopSpec = {
@@ -76,6 +99,14 @@ export const HOP_TO_STREAMING: HopSpec = {
     ['indexNode.enabled', 'false'],
   ],
   components: ['mixcoord', 'proxy', 'querynode', 'datanode', 'streamingnode'],
+  // The maintainers' order for 2.5 → 2.6 (milvus-io/milvus #42492).
+  order: [
+    { component: 'streamingnode', done: 'updated' },
+    { component: 'mixcoord', done: 'ready' },
+    { component: 'querynode', done: 'ready' },
+    { component: 'datanode', done: 'ready' },
+    { component: 'proxy', done: 'ready' },
+  ],
 };
 
 /** Defaults of the action's version inputs: the documented path. */

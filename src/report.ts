@@ -5,6 +5,7 @@ import type { Assessment } from './assess.ts';
 import { describeChanges } from './changes.ts';
 import type { Component, MessageQueue } from './milvus.ts';
 import type { Plan } from './planner.ts';
+import type { StepRecord } from './rollout.ts';
 import type { ReleaseInfo } from './state.ts';
 import type { Landing } from './verify.ts';
 
@@ -16,6 +17,8 @@ export interface HopRecord {
   revision: number;
   seconds: number;
   pins: [string, string][];
+  /** The components in the order they rolled, with their rollout times (rollout-order: milvus). */
+  order: StepRecord[] | undefined;
   added: Component[];
   removed: Component[];
 }
@@ -61,12 +64,13 @@ export class Report {
     core.setOutput(
       'hops',
       JSON.stringify(
-        this.hops.map(({ from, to, chartVersion, revision, seconds }) => ({
+        this.hops.map(({ from, to, chartVersion, revision, seconds, order }) => ({
           from,
           to,
           chartVersion,
           revision,
           seconds,
+          ...(order ? { order } : {}),
         })),
       ),
     );
@@ -143,9 +147,16 @@ export class Report {
     if (this.hops.length > 0) {
       s.addHeading('Hops', 3);
       s.addTable([
-        ['Hop', 'From → to', 'Chart', 'Revision', 'Seconds', 'Components', 'Queue pins'].map(
-          (data) => ({ data, header: true }),
-        ),
+        [
+          'Hop',
+          'From → to',
+          'Chart',
+          'Revision',
+          'Seconds',
+          'Components',
+          'Queue pins',
+          'Order',
+        ].map((data) => ({ data, header: true })),
         ...this.hops.map((h) => [
           String(h.number),
           `${h.from} → ${h.to}`,
@@ -155,6 +166,8 @@ export class Report {
           [...h.added.map((c) => `+${c}`), ...h.removed.map((c) => `−${c}`)].join(' ') ||
             'unchanged',
           h.pins.map(([k, v]) => `${k}=${v}`).join(', ') || 'none',
+          h.order?.map((step) => `${step.component} (${step.seconds} s)`).join(' → ') ||
+            'all at once (Helm)',
         ]),
       ]);
     } else if (this.plan && this.plan.hops.length > 0) {

@@ -30,6 +30,10 @@ export interface DeploymentInfo {
   observedGeneration: number;
   /** Images of the container named after the component (the Milvus container). */
   images: string[];
+  /** `spec.paused`: Kubernetes rolls nothing of it until it is resumed. */
+  paused: boolean;
+  /** Set when this action paused it for its turn in an ordered rollout (the hop, in words). */
+  heldFor: string | undefined;
 }
 
 export interface PodInfo {

@@ -1,5 +1,6 @@
 // Confirms that a hop landed: every pod ready, the expected components and no others, every
 // Milvus container at the hop's version, and the release deployed.
+import type { V1Pod } from '@kubernetes/client-node';
 import { describePods, unreadyPods } from './assess.ts';
 import type { Helm } from './helm.ts';
 import {
@@ -9,7 +10,7 @@ import {
   toDeploymentInfo,
   toPodInfo,
 } from './inspect.ts';
-import { type Kube, PodWaitTimeout } from './kube.ts';
+import { type Kube, WaitTimeout } from './kube.ts';
 import type { Component } from './milvus.ts';
 import type { PodInfo, ReleaseInfo } from './state.ts';
 import { imageTag, normalizeVersion } from './versions.ts';
@@ -34,6 +35,9 @@ export function podProblems(pods: readonly PodInfo[], expect: Expectation): stri
   const milvus = pods.filter((pod) => pod.milvus);
   const unready = unreadyPods(pods);
   if (unready.length > 0) problems.push(`pods not ready: ${describePods(unready)}`);
+  // The Milvus Operator's rule: a component with a terminating pod is still rolling.
+  const terminating = milvus.filter((pod) => pod.phase === 'Terminating');
+  if (terminating.length > 0) problems.push(`pods still terminating: ${describePods(terminating)}`);
   const stale = milvus.filter(
     (pod) =>
       pod.phase !== 'Terminating' &&
@@ -102,8 +106,8 @@ export async function confirmLanding(
       timeoutMs,
     );
   } catch (error) {
-    if (!(error instanceof PodWaitTimeout)) throw error;
-    throw new Error(podProblems(info(error.pods), expect).join('; '));
+    if (!(error instanceof WaitTimeout)) throw error;
+    throw new Error(podProblems(info(error.items as V1Pod[]), expect).join('; '));
   }
 
   const [deployments, entry] = await Promise.all([
@@ -118,6 +122,7 @@ export async function confirmLanding(
   const extra = components.filter((c) => expect.removes.includes(c));
   if (extra.length > 0) problems.push(`Deployments that should be gone: ${extra.join(', ')}`);
   for (const d of milvus) {
+    if (d.paused) problems.push(`Deployment ${d.name} is still paused`);
     if (
       d.observedGeneration < d.generation ||
       d.updatedReplicas < d.replicas ||

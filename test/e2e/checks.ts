@@ -257,7 +257,14 @@ export function summaryRow(cells: (string | RegExp)[]): RegExp {
 }
 
 export interface Outputs {
-  hops: { from: string; to: string; chartVersion: string; revision: number; seconds: number }[];
+  hops: {
+    from: string;
+    to: string;
+    chartVersion: string;
+    revision: number;
+    seconds: number;
+    order?: { component: string; seconds: number }[];
+  }[];
   plan: {
     hop: number;
     from: string;
@@ -266,7 +273,9 @@ export interface Outputs {
     resume: boolean;
     reason: string;
     pins: string[];
+    imagePins: string[];
     args: string[];
+    changes: { workload: string; milvus: boolean; change: string; fields: unknown[] }[];
   }[];
 }
 
@@ -308,6 +317,26 @@ export function hopArgs(
     '--timeout',
     options.timeout ?? '1m',
   ];
+}
+
+/** Every image of the workloads that are not Milvus' own (etcd, MinIO, Pulsar, Kafka…). */
+export async function dependencyImages(
+  world: World,
+  w: Where = {},
+): Promise<Record<string, string[]>> {
+  const { apps } = api(world);
+  const namespace = w.namespace ?? 'default';
+  const [sets, deployments] = await Promise.all([
+    apps.listNamespacedStatefulSet({ namespace }),
+    apps.listNamespacedDeployment({ namespace }),
+  ]);
+  const entries = [...sets.items, ...deployments.items]
+    .filter((item) => item.metadata?.labels?.['app.kubernetes.io/name'] !== 'milvus')
+    .map((item): [string, string[]] => [
+      `${item.kind ?? ''}${item.metadata?.name}`,
+      (item.spec?.template.spec?.containers ?? []).map((c) => `${c.name}=${c.image}`),
+    ]);
+  return Object.fromEntries(entries.sort(([a], [b]) => a.localeCompare(b)));
 }
 
 /**

@@ -88,7 +88,10 @@ export function twoHopScenario(helmVersion: HelmVersion): void {
       assert.deepEqual(hops, []);
       assert.deepEqual(
         plan.map((h) => h.args),
-        [hopArgs(1, { helmMajor }), hopArgs(2, { helmMajor })],
+        [
+          hopArgs(1, { helmMajor, extra: plan[0]?.imagePins }),
+          hopArgs(2, { helmMajor, extra: plan[1]?.imagePins }),
+        ],
       );
 
       const text = log(run);
@@ -186,7 +189,7 @@ export function twoHopScenario(helmVersion: HelmVersion): void {
       );
       const { hops, plan } = jsonOutputs(run);
       assert.deepEqual(
-        hops.map(({ seconds, ...hop }) => hop),
+        hops.map(({ seconds, order, ...hop }) => hop),
         [
           { from: 'v2.5.6', to: 'v2.5.16', chartVersion: '4.2.58', revision: 2 },
           { from: 'v2.5.16', to: 'v2.6.4', chartVersion: '5.0.0', revision: 3 },
@@ -194,7 +197,14 @@ export function twoHopScenario(helmVersion: HelmVersion): void {
       );
       for (const hop of hops) assert.ok(Number.isInteger(hop.seconds) && hop.seconds >= 0);
       assert.deepEqual(
-        plan.map(({ reason, ...hop }) => hop),
+        hops.map((hop) => hop.order?.map((step) => step.component)),
+        [
+          ['mixcoord', 'indexnode', 'querynode', 'datanode', 'proxy'],
+          ['streamingnode', 'mixcoord', 'querynode', 'datanode', 'proxy'],
+        ],
+      );
+      assert.deepEqual(
+        plan.map(({ reason, changes, imagePins, ...hop }) => hop),
         [
           {
             hop: 1,
@@ -203,7 +213,7 @@ export function twoHopScenario(helmVersion: HelmVersion): void {
             chartVersion: '4.2.58',
             resume: false,
             pins: [],
-            args: hopArgs(1, { helmMajor }),
+            args: hopArgs(1, { helmMajor, extra: plan[0]?.imagePins }),
           },
           {
             hop: 2,
@@ -212,7 +222,7 @@ export function twoHopScenario(helmVersion: HelmVersion): void {
             chartVersion: '5.0.0',
             resume: false,
             pins: [],
-            args: hopArgs(2, { helmMajor }),
+            args: hopArgs(2, { helmMajor, extra: plan[1]?.imagePins }),
           },
         ],
       );

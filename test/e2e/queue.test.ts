@@ -143,8 +143,11 @@ describe('message queues', () => {
       const { plan } = jsonOutputs(run);
       const pins = ['pulsar.enabled=true', 'pulsarv3.enabled=false'];
       assert.deepEqual(plan[0]?.pins, pins);
-      assert.deepEqual(plan[0]?.args, hopArgs(1, { namespace, extra: pins }));
-      assert.deepEqual(plan[1]?.args, hopArgs(2, { namespace }));
+      assert.deepEqual(
+        plan[0]?.args,
+        hopArgs(1, { namespace, extra: [...pins, ...(plan[0]?.imagePins ?? [])] }),
+      );
+      assert.deepEqual(plan[1]?.args, hopArgs(2, { namespace, extra: plan[1]?.imagePins }));
       assert.match(run.summary, summaryRow(['Message queue', 'pulsar', 'pulsar']));
       assert.match(run.summary, /<td>pulsar\.enabled=true, pulsarv3\.enabled=false<\/td>/);
 

@@ -73,7 +73,7 @@ describe('hop 2 never gets a ready streaming node, and the next run resumes at h
 
     assert.equal(run.outputs.upgraded, 'true');
     assert.deepEqual(
-      jsonOutputs(run).hops.map(({ seconds, ...hop }) => hop),
+      jsonOutputs(run).hops.map(({ seconds, order, ...hop }) => hop),
       [{ from: 'v2.5.10', to: 'v2.5.16', chartVersion: '4.2.58', revision: 2 }],
     );
     assert.match(run.summary, /<h2>❌ Upgrade of my-milvus failed<\/h2>/);
@@ -93,7 +93,7 @@ describe('hop 2 never gets a ready streaming node, and the next run resumes at h
     const { plan, hops } = jsonOutputs(run);
     assert.deepEqual(
       plan.map((h) => [h.hop, h.resume, h.chartVersion, h.args]),
-      [[2, true, '5.0.0', hopArgs(2)]],
+      [[2, true, '5.0.0', hopArgs(2, { extra: plan[0]?.imagePins })]],
     );
     assert.match(
       plan[0]?.reason ?? '',
@@ -175,10 +175,10 @@ describe('2.5.16 with mixcoord on chart 4.2.58, kubeconfig from KUBECONFIG and k
     const { plan, hops } = jsonOutputs(run);
     assert.deepEqual(
       plan.map((h) => [h.hop, h.from, h.to, h.resume, h.args]),
-      [[2, 'v2.5.16', 'v2.6.4', false, hopArgs(2)]],
+      [[2, 'v2.5.16', 'v2.6.4', false, hopArgs(2, { extra: plan[0]?.imagePins })]],
     );
     assert.deepEqual(
-      hops.map(({ seconds, ...hop }) => hop),
+      hops.map(({ seconds, order, ...hop }) => hop),
       [{ from: 'v2.5.16', to: 'v2.6.4', chartVersion: '5.0.0', revision: 2 }],
     );
     assert.doesNotMatch(log(run), /::group::Hop 1/);

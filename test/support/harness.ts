@@ -152,9 +152,9 @@ export interface RunOptions {
   onStdout?: (chunk: string) => void;
   /**
    * Cancels the job as a runner does, `afterMs` after stdout matches `output`: SIGINT to the
-   * action's process, SIGTERM 7.5 s later, SIGKILL 2.5 s after that.
+   * action's process, SIGTERM 7.5 s later, SIGKILL 2.5 s after that; or with `signals`, those.
    */
-  cancelWhen?: { output: RegExp; afterMs: number };
+  cancelWhen?: { output: RegExp; afterMs: number; signals?: [NodeJS.Signals, number][] };
 }
 
 /** A runner's cancellation: each signal and how long after the previous one it is sent. */
@@ -209,7 +209,7 @@ export async function runAction(
   const timers: NodeJS.Timeout[] = [];
   const cancel = () => {
     let at = options.cancelWhen?.afterMs ?? 0;
-    for (const [signal, delay] of CANCEL_SEQUENCE) {
+    for (const [signal, delay] of options.cancelWhen?.signals ?? CANCEL_SEQUENCE) {
       at += delay;
       timers.push(
         setTimeout(() => {

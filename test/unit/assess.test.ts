@@ -268,6 +268,58 @@ describe('assess reads the facts the planner needs', () => {
     assert.equal(a.release.revision, 2);
   });
 
+  test('hop 2 applied but held mid-rollout is a stopped hop, with a warning', () => {
+    const a = assess(
+      observed({
+        chartVersion: '5.0.0',
+        userValues: HOP2_VALUES,
+        computedValues: CHART_5_0_0,
+        components: LAYOUTS.streaming,
+        version: 'v2.6.4',
+        versions: { proxy: 'v2.5.16', datanode: 'v2.5.16' },
+        paused: [
+          { component: 'proxy', held: true },
+          { component: 'datanode', held: true },
+        ],
+      }),
+      TARGETS,
+    );
+    assert.equal(a.stoppedHop, 2);
+    assert.equal(a.atTarget, false);
+    assert.match(
+      a.warnings.join('\n'),
+      /left milvus-proxy \(hop 2 \(v2\.6\.4\)\), milvus-datanode \(hop 2 \(v2\.6\.4\)\) paused; the rollout resumes in order/,
+    );
+  });
+
+  test('everything at the target but a Deployment still held: not at the target', () => {
+    const a = assess(
+      observed({
+        chartVersion: '5.0.0',
+        userValues: HOP2_VALUES,
+        computedValues: CHART_5_0_0,
+        components: LAYOUTS.streaming,
+        version: 'v2.6.4',
+        paused: [{ component: 'proxy', held: true }],
+      }),
+      TARGETS,
+    );
+    assert.equal(a.atTarget, false);
+    assert.equal(a.stoppedHop, 2);
+  });
+
+  test('a Deployment paused by someone else is refused', () => {
+    assert.throws(
+      () => assess(observed({ paused: [{ component: 'querynode', held: false }] }), TARGETS),
+      (error: unknown) =>
+        error instanceof UpgradeError &&
+        /The Deployment milvus-querynode of the release milvus in namespace default is paused, and not by this action/.test(
+          error.what,
+        ) &&
+        /kubectl rollout resume/.test(error.next),
+    );
+  });
+
   test('a finished hop 1 is not a stopped hop', () => {
     const a = assess(
       observed({

@@ -81,6 +81,8 @@ export interface Shape {
   baselineValues?: Values;
   deployedRevision?: number;
   unready?: Component[];
+  /** Paused Deployments; `held` ones were paused by the action for an ordered rollout. */
+  paused?: { component: Component; held: boolean }[];
   extraPods?: PodInfo[];
   operator?: ObservedRelease['operator'];
   missing?: boolean;
@@ -113,6 +115,10 @@ export function observed(shape: Shape = {}): ObservedRelease {
     generation: 1,
     observedGeneration: 1,
     images: [image(component)],
+    paused: shape.paused?.some((p) => p.component === component) ?? false,
+    heldFor: shape.paused?.some((p) => p.component === component && p.held)
+      ? 'hop 2 (v2.6.4)'
+      : undefined,
   }));
   const pods = components.map((component) =>
     pod(`milvus-${component}-abc`, {

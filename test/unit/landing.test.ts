@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import type { V1Pod } from '@kubernetes/client-node';
 import { milvusName, operatorSigns, toPodInfo } from '../../src/inspect.ts';
+import { stepProblems } from '../../src/rollout.ts';
 import { podProblems } from '../../src/verify.ts';
 import { LAYOUTS, pod } from './builders.ts';
 
@@ -152,6 +153,11 @@ describe('podProblems: when a hop has landed', () => {
       /removed components still present: m-indexnode/,
     ],
     [
+      'an old pod of a kept component still terminating',
+      [...landed, milvus('proxy', 'v2.5.16', { phase: 'Terminating', ready: false })],
+      /pods still terminating: m-proxy \(Terminating\)/,
+    ],
+    [
       'a component without a ready pod',
       landed.filter((p) => p.component !== 'streamingnode'),
       /no ready pod for: streamingnode/,
@@ -164,5 +170,50 @@ describe('podProblems: when a hop has landed', () => {
   ];
   for (const [name, pods, problem] of cases) {
     test(name, () => assert.match(podProblems(pods, expect).join('; '), problem));
+  }
+});
+
+describe('when a component has landed in an ordered rollout', () => {
+  const at = (name: string, version: string, over: Partial<ReturnType<typeof pod>> = {}) =>
+    pod(name, {
+      component: 'querynode',
+      milvus: true,
+      milvusImage: `milvusdb/milvus:${version}`,
+      ...over,
+    });
+  const cases: [string, ReturnType<typeof pod>[], 'ready' | 'updated', RegExp | undefined][] = [
+    ['all new and ready', [at('q-1', 'v2.6.4'), at('q-2', 'v2.6.4')], 'ready', undefined],
+    [
+      'one old pod left',
+      [at('q-1', 'v2.6.4'), at('q-2', 'v2.5.16')],
+      'ready',
+      /not at v2\.6\.4: q-2/,
+    ],
+    [
+      'an old pod terminating',
+      [at('q-1', 'v2.6.4'), at('q-2', 'v2.6.4'), at('q-3', 'v2.5.16', { phase: 'Terminating' })],
+      'ready',
+      /terminating: q-3/,
+    ],
+    [
+      'new but not ready',
+      [at('q-1', 'v2.6.4', { ready: false }), at('q-2', 'v2.6.4')],
+      'ready',
+      /not ready: q-1/,
+    ],
+    [
+      'new, not ready, and only updated is asked',
+      [at('q-1', 'v2.6.4', { ready: false }), at('q-2', 'v2.6.4')],
+      'updated',
+      undefined,
+    ],
+    ['fewer pods than replicas', [at('q-1', 'v2.6.4')], 'ready', /1 of 2 pods/],
+  ];
+  for (const [name, pods, done, problem] of cases) {
+    test(name, () => {
+      const problems = stepProblems(pods, 2, 'v2.6.4', done).join('; ');
+      if (problem) assert.match(problems, problem);
+      else assert.equal(problems, '');
+    });
   }
 });
