@@ -3,9 +3,8 @@
 import { refusal } from './errors.ts';
 import {
   type Component,
-  HOP_TO_MIXCOORD,
-  HOP_TO_STREAMING,
   type HopSpec,
+  hopSpecs,
   LEGACY_COORDINATORS,
   MINIMUM_SOURCE_VERSION,
 } from './milvus.ts';
@@ -30,7 +29,7 @@ export interface Targets {
   targetChartVersion: string;
 }
 
-export type Layout = 'mixcoord' | 'separate';
+export type Layout = 'mixcoord' | 'separate' | 'standalone';
 
 export interface Assessment {
   release: ReleaseInfo;
@@ -105,14 +104,20 @@ function complete(r: Rollout, spec: HopSpec, version: string | undefined): boole
   );
 }
 
-function stoppedHop(observed: ObservedRelease, r: Rollout, t: Targets): 1 | 2 | undefined {
+function stoppedHop(
+  observed: ObservedRelease,
+  r: Rollout,
+  t: Targets,
+  standalone: boolean,
+): 1 | 2 | undefined {
   const { userValues } = observed;
   const chart = r.release.chartVersion;
-  if (chart === t.targetChartVersion && carriesHop(userValues, HOP_TO_STREAMING, t.targetVersion)) {
-    return complete(r, HOP_TO_STREAMING, t.targetVersion) ? undefined : 2;
+  const specs = hopSpecs(standalone);
+  if (chart === t.targetChartVersion && carriesHop(userValues, specs[2], t.targetVersion)) {
+    return complete(r, specs[2], t.targetVersion) ? undefined : 2;
   }
-  if (chart === t.intermediateChartVersion && carriesHop(userValues, HOP_TO_MIXCOORD, undefined)) {
-    return complete(r, HOP_TO_MIXCOORD, undefined) ? undefined : 1;
+  if (chart === t.intermediateChartVersion && carriesHop(userValues, specs[1], undefined)) {
+    return complete(r, specs[1], undefined) ? undefined : 1;
   }
   return undefined;
 }
@@ -169,12 +174,8 @@ export function assess(observed: ObservedRelease, targets: Targets): Assessment 
     );
   }
   const components = observed.deployments.map((d) => d.component);
-  if (valueAt(computedValues, 'cluster.enabled') === false || components.includes('standalone')) {
-    throw refusal(
-      `The ${where} runs Milvus standalone; this action upgrades Milvus clusters (cluster.enabled=true) and does not support standalone mode yet.`,
-      'Upgrade the standalone deployment by hand, following the Milvus documentation for standalone upgrades.',
-    );
-  }
+  const standalone =
+    valueAt(computedValues, 'cluster.enabled') === false || components.includes('standalone');
   if (observed.pods.every((pod) => !pod.milvus) && observed.deployments.length === 0) {
     throw refusal(
       `No Milvus pods or Deployments of the ${where} were found (selected by the labels app.kubernetes.io/instance=${release.name} and the chart name).`,
@@ -194,7 +195,7 @@ export function assess(observed: ObservedRelease, targets: Targets): Assessment 
     unready,
     paused: paused.map((d) => d.name),
   };
-  const stopped = stoppedHop(observed, rollout, targets);
+  const stopped = stoppedHop(observed, rollout, targets, standalone);
 
   const preview = versions.find(isPrerelease);
   if (preview) {
@@ -273,7 +274,11 @@ export function assess(observed: ObservedRelease, targets: Targets): Assessment 
     );
   }
   const legacy = new Set<Component>(LEGACY_COORDINATORS.map(({ component }) => component));
-  const layout: Layout = components.some((c) => legacy.has(c)) ? 'separate' : 'mixcoord';
+  const layout: Layout = standalone
+    ? 'standalone'
+    : components.some((c) => legacy.has(c))
+      ? 'separate'
+      : 'mixcoord';
   return {
     release,
     versions,
@@ -285,7 +290,7 @@ export function assess(observed: ObservedRelease, targets: Targets): Assessment 
     unready,
     stoppedHop: stopped,
     deployedRevision: observed.deployedRevision,
-    atTarget: complete(rollout, HOP_TO_STREAMING, targets.targetVersion),
+    atTarget: complete(rollout, hopSpecs(standalone)[2], targets.targetVersion),
     warnings,
   };
 }

@@ -207,7 +207,7 @@ async function readRelease(helm: Helm, kube: Kube, i: Inputs): Promise<ReleaseRe
     `Chart ${a.release.chartName}-${a.release.chartVersion}, revision ${a.release.revision}, ${a.release.status}`,
   );
   core.info(
-    `Milvus ${a.versions.join(', ')}; ${a.layout === 'separate' ? 'separate coordinators' : 'mixcoord'}`,
+    `Milvus ${a.versions.join(', ')}; ${{ separate: 'separate coordinators', mixcoord: 'mixcoord', standalone: 'standalone' }[a.layout]}`,
   );
   core.info(`Components: ${a.components.join(', ')}`);
   core.info(`Message queue: ${a.queue.queue} (${a.queue.basis})`);

@@ -109,6 +109,23 @@ export const HOP_TO_STREAMING: HopSpec = {
   ],
 };
 
+/** Standalone hops: the image tag only (milvus-docs `upgrade_milvus_standalone-helm.md`). */
+export const STANDALONE_HOP_1: HopSpec = {
+  series: '2.5',
+  sets: [],
+  components: ['standalone'],
+  order: [{ component: 'standalone', done: 'ready' }],
+};
+
+export const STANDALONE_HOP_2: HopSpec = { ...STANDALONE_HOP_1, series: '2.6' };
+
+/** The two hops of each layout. */
+export function hopSpecs(standalone: boolean): { 1: HopSpec; 2: HopSpec } {
+  return standalone
+    ? { 1: STANDALONE_HOP_1, 2: STANDALONE_HOP_2 }
+    : { 1: HOP_TO_MIXCOORD, 2: HOP_TO_STREAMING };
+}
+
 /** Defaults of the action's version inputs: the documented path. */
 export const DEFAULT_PATH = {
   intermediateVersion: 'v2.5.16',

@@ -7,9 +7,8 @@ import { upgradeArgs } from './helm.ts';
 import {
   ALL_COMPONENTS,
   type Component,
-  HOP_TO_MIXCOORD,
-  HOP_TO_STREAMING,
   type HopSpec,
+  hopSpecs,
   LEGACY_COORDINATORS,
 } from './milvus.ts';
 import { compareVersions, series } from './versions.ts';
@@ -55,6 +54,7 @@ export function chooseHops(a: Assessment, t: Targets): HopChoice[] {
   const hops: HopChoice[] = [];
   let from = a.lowest;
   const separate = a.layout === 'separate';
+  const standalone = a.layout === 'standalone';
   const below = compareVersions(a.lowest, t.intermediateVersion) < 0;
   if (series(a.lowest) === '2.5' && (below || separate || a.stoppedHop === 1)) {
     // Never downgrade: a cluster past the intermediate version keeps its version on hop 1.
@@ -75,7 +75,7 @@ export function chooseHops(a: Assessment, t: Targets): HopChoice[] {
       from,
       to,
       chartVersion: t.intermediateChartVersion,
-      spec: HOP_TO_MIXCOORD,
+      spec: hopSpecs(standalone)[1],
       resume: a.stoppedHop === 1,
       reason: `the cluster ${why}`,
     });
@@ -87,7 +87,7 @@ export function chooseHops(a: Assessment, t: Targets): HopChoice[] {
       from,
       to: t.targetVersion,
       chartVersion: t.targetChartVersion,
-      spec: HOP_TO_STREAMING,
+      spec: hopSpecs(standalone)[2],
       resume: a.stoppedHop === 2,
       reason:
         a.stoppedHop === 2

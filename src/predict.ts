@@ -78,9 +78,20 @@ export function confirmKept(
     );
   }
   const kept = new Set(after.rendered.workloads.map((w) => `${w.kind}/${w.name}`));
+  // Helm deletes what the new manifest lacks: a dependency's workload, or a data volume's claim.
   const dropped = before.rendered.workloads
     .filter((w) => !isMilvusWorkload(w, milvusName) && !kept.has(`${w.kind}/${w.name}`))
     .map((w) => `${w.kind}/${w.name}`);
+  const rendered = new Set(after.rendered.objects);
+  const claims = before.rendered.objects.filter(
+    (object) => object.startsWith('PersistentVolumeClaim/') && !rendered.has(object),
+  );
+  if (claims.length > 0) {
+    throw refusal(
+      `Helm's dry run of ${label} would delete ${claims.join(', ')}, and the data on ${claims.length > 1 ? 'them' : 'it'}.`,
+      'Check the persistence settings in the release values and values-files; keep every volume across the upgrade.',
+    );
+  }
   if (dropped.length > 0) {
     throw refusal(
       `Helm's dry run of ${label} would delete ${dropped.join(', ')}, which ${dropped.length > 1 ? 'are' : 'is'} not part of Milvus; their data volumes would be orphaned.`,

@@ -168,6 +168,20 @@ export function keepQueue(input: KeepQueueInput): QueueKeeping {
     );
   }
 
+  // Standalone Milvus takes its queue from standalone.messageQueue, whose default changed from
+  // rocksmq (4.2.x) to woodpecker (5.0.0).
+  const standaloneQueue = valueAt(current, 'standalone.messageQueue');
+  if (
+    valueAt(current, 'cluster.enabled') === false &&
+    typeof standaloneQueue === 'string' &&
+    valueAt(predicted, 'standalone.messageQueue') !== standaloneQueue
+  ) {
+    pins.push(['standalone.messageQueue', standaloneQueue]);
+    notes.push(
+      `${hop}: pinning standalone.messageQueue=${standaloneQueue} (the new chart would set ${String(valueAt(predicted, 'standalone.messageQueue'))}), to keep the message queue ${before.queue}.`,
+    );
+  }
+
   const after = readQueue(mergeValues(predicted, valuesFromSets(pins)));
   if (after.queue !== before.queue) {
     throw refusal(
@@ -183,6 +197,10 @@ function changedByFiles(current: Values, files: Values, queue: MessageQueue): st
   const flags = QUEUE_FLAG_KEYS.filter(
     (key) => valueAt(files, key) !== undefined && isOn(files, key) !== isOn(current, key),
   );
+  const standalone = valueAt(files, 'standalone.messageQueue');
+  if (standalone !== undefined && standalone !== valueAt(current, 'standalone.messageQueue')) {
+    flags.push('standalone.messageQueue');
+  }
   const addresses = (QUEUE_ADDRESS_KEYS[queue] ?? []).filter((key) => {
     const value = valueAt(files, key);
     return value !== undefined && String(value) !== String(valueAt(current, key));

@@ -43,6 +43,14 @@ export function stepProblems(
   return problems;
 }
 
+/** How long Helm may take to confirm a release after a failed ordered rollout. */
+const RECHECK_TIMEOUT = '10s';
+
+/** The same `helm upgrade` arguments with another `--timeout`. */
+function withTimeout(args: readonly string[], timeout: string): string[] {
+  return args.map((arg, i) => (args[i - 1] === '--timeout' ? timeout : arg));
+}
+
 /** A promise that rejects when `promise` does, and otherwise never settles. */
 function failureOf(promise: Promise<unknown>): Promise<never> {
   return promise.then(() => new Promise<never>(() => undefined));
@@ -76,7 +84,7 @@ export async function rollInOrder(
   if (held.size > 0) log(`Holding ${[...held].join(', ')} for the ordered rollout.`);
 
   const upgrade = settle(helm.upgrade(hop.args));
-  const helmFails = failureOf(upgrade);
+  const helmFails = settle(failureOf(upgrade));
   try {
     // Helm has applied once every component exists and every held one runs the new template.
     const applied = (deployments: V1Deployment[]) => {
@@ -133,15 +141,19 @@ export async function rollInOrder(
     await upgrade;
     return steps;
   } catch (error) {
-    if (!(error instanceof Cancelled) && !cancellation()) {
-      // A reported failure leaves nothing paused: the rest is released, in order.
-      for (const step of order) {
-        const name = before.find((d) => d.component === step.component)?.name;
-        if (name && held.has(name)) await kube.setHeld(namespace, name, undefined);
-      }
+    if (error instanceof Cancelled || cancellation()) throw error;
+    // A reported failure leaves nothing paused: the rest is released, in order.
+    for (const step of order) {
+      const name = before.find((d) => d.component === step.component)?.name;
+      if (name && held.has(name)) await kube.setHeld(namespace, name, undefined);
     }
     // Helm's own outcome is the better account of a failed hop; let it finish recording it.
     await upgrade;
+    // Helm 3 counts a paused Deployment as ready, so it may have recorded the hop as deployed
+    // while later components were still held. Asked again, now that nothing is held, Helm
+    // records what is true: `failed` unless the whole release is ready after all.
+    log('Helm recorded the hop while components were held; asking Helm again, with all released.');
+    await helm.upgrade(withTimeout(hop.args, RECHECK_TIMEOUT)).catch(() => undefined);
     throw error;
   }
 }

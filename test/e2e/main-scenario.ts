@@ -100,8 +100,10 @@ export function twoHopScenario(helmVersion: HelmVersion): void {
         /Hop 1: v2\.5\.6 → v2\.5\.16 with chart 4\.2\.58, because the cluster runs v2\.5\.6, below v2\.5\.16 and still runs separate coordinators \(datacoord, indexcoord, querycoord, rootcoord\)\./,
       );
       assert.match(text, /Hop 2: v2\.5\.16 → v2\.6\.4 with chart 5\.0\.0/);
-      assert.ok(text.includes(`  ${hopArgs(1, { helmMajor }).join(' ')}`), 'hop 1 command');
-      assert.ok(text.includes(`  ${hopArgs(2, { helmMajor }).join(' ')}`), 'hop 2 command');
+      for (const [index, hop] of plan.entries()) {
+        const args = hopArgs(hop.hop as 1 | 2, { helmMajor, extra: plan[index]?.imagePins });
+        assert.ok(text.includes(`  ${args.join(' ')}`), `hop ${hop.hop} command`);
+      }
       const objects = /Helm's dry run of hop 1 renders (\d+) objects:/.exec(text);
       assert.ok(objects, 'the dry run lists the objects');
       for (const object of [
@@ -261,6 +263,7 @@ export function twoHopScenario(helmVersion: HelmVersion): void {
           /\d+/,
           '+mixcoord −datacoord −indexcoord −querycoord −rootcoord',
           'none',
+          /mixcoord \([\d.]+ s\) → indexnode \([\d.]+ s\) → querynode \([\d.]+ s\) → datanode \([\d.]+ s\) → proxy \([\d.]+ s\)/,
         ]),
       );
       assert.match(
@@ -273,6 +276,7 @@ export function twoHopScenario(helmVersion: HelmVersion): void {
           /\d+/,
           '+streamingnode −indexnode',
           'none',
+          /streamingnode \([\d.]+ s\) → mixcoord \([\d.]+ s\) → querynode \([\d.]+ s\) → datanode \([\d.]+ s\) → proxy \([\d.]+ s\)/,
         ]),
       );
     });

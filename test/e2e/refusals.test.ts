@@ -65,7 +65,7 @@ describe('refusals', () => {
   let world: World;
   const at = (name: string): Required<Where> => ({ release: name, namespace: name });
   before(async () => {
-    const names = ['rc', 'web', 'solo', 'pending', 'sick', 'operator'];
+    const names = ['rc', 'web', 'pending', 'sick', 'operator'];
     world = await startWorld({ rolloutMs: 30, namespaces: names });
     const milvus25 = { chartVersion: '4.2.30', milvusVersion: 'v2.5.10', mq: 'pulsarv3' } as const;
     await Promise.all([
@@ -88,7 +88,6 @@ describe('refusals', () => {
         '--timeout',
         '1m',
       ]),
-      installMilvus(world, { ...at('solo'), ...milvus25, layout: 'mixcoord', standalone: true }),
       installMilvus(world, { ...at('pending'), ...milvus25, layout: 'mixcoord' }),
       installMilvus(world, { ...at('sick'), ...milvus25, layout: 'separate' }),
     ]);
@@ -136,15 +135,6 @@ describe('refusals', () => {
       at('web'),
       /release web in namespace web is of the chart webapp-1\.0\.0, not of the milvus chart/,
       /Point release-name at the release of the Milvus Helm chart/,
-    );
-  });
-
-  test('Milvus standalone', async () => {
-    await refused(
-      world,
-      at('solo'),
-      /runs Milvus standalone; this action upgrades Milvus clusters/,
-      /Upgrade the standalone deployment by hand/,
     );
   });
 

@@ -81,7 +81,7 @@ describe('hop 2 never gets a ready streaming node, and the next run resumes at h
     assert.match(run.summary, /<h3>Hops<\/h3>/);
     assert.match(
       run.summary,
-      summaryRow(['1', 'v2.5.10 → v2.5.16', '4.2.58', '2', /\d+/, /[^<]*/, 'none']),
+      summaryRow(['1', 'v2.5.10 → v2.5.16', '4.2.58', '2', /\d+/, /[^<]*/, 'none', /[^<]*/]),
     );
   });
 

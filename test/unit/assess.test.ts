@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { assess } from '../../src/assess.ts';
 import { UpgradeError } from '../../src/errors.ts';
+import { chooseHops } from '../../src/planner.ts';
 import { mergeValues } from '../../src/values.ts';
 import {
   CHART_4_2_20,
@@ -43,13 +44,17 @@ describe('assess refuses what it must not upgrade, leaving the cluster unchanged
       /through the operator/,
     ],
     [
-      'standalone mode',
+      'standalone mode whose queue cannot be told',
       {
         components: ['standalone'],
-        computedValues: mergeValues(CHART_4_2_58, { cluster: { enabled: false } }),
+        computedValues: mergeValues(CHART_4_2_58, {
+          cluster: { enabled: false },
+          standalone: { messageQueue: 'carrier-pigeon' },
+          pulsarv3: { enabled: false },
+        }),
       },
-      /standalone.*does not support standalone mode yet/,
-      /by hand/,
+      /Cannot tell which message queue .* \(standalone\.messageQueue=carrier-pigeon\)/,
+      /Make the queue explicit/,
     ],
     [
       'a pending upgrade',
@@ -317,6 +322,28 @@ describe('assess reads the facts the planner needs', () => {
           error.what,
         ) &&
         /kubectl rollout resume/.test(error.next),
+    );
+  });
+
+  test('standalone on rocksmq: its own layout and queue, hops without cluster flags', () => {
+    const a = assess(
+      observed({
+        components: ['standalone'],
+        computedValues: mergeValues(CHART_4_2_58, {
+          cluster: { enabled: false },
+          standalone: { messageQueue: 'rocksmq' },
+        }),
+      }),
+      TARGETS,
+    );
+    assert.equal(a.layout, 'standalone');
+    assert.equal(a.queue.queue, 'rocksmq');
+    assert.deepEqual(
+      chooseHops(a, TARGETS).map((h) => [h.number, h.to, h.spec.sets, h.spec.components]),
+      [
+        [1, 'v2.5.16', [], ['standalone']],
+        [2, 'v2.6.4', [], ['standalone']],
+      ],
     );
   });
 

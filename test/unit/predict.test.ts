@@ -66,7 +66,9 @@ describe('reading a manifest', () => {
       'Deployment/my-milvus-proxy',
       'ConfigMap/my-milvus',
     ]);
-    assert.deepEqual(rendered.workloads[0], {
+    const { spec, ...workload } = rendered.workloads[0] ?? {};
+    assert.ok(spec, 'a StatefulSet keeps its spec for the API server to judge');
+    assert.deepEqual(workload, {
       kind: 'StatefulSet',
       name: 'my-milvus-etcd',
       labels: { app: 'dependency' },
