@@ -24,6 +24,8 @@ export interface Scenario {
   queryNodes: number;
   /** Helm for both procedures (the action installs the same version from the mirror). */
   helmVersion: HelmVersion;
+  /** The action's `rollout-order`; `helm` (all at once) compares like with like against manual. */
+  rolloutOrder: 'helm' | 'milvus';
 }
 
 export type Procedure = 'manual' | 'action';
@@ -47,6 +49,8 @@ export interface Measurement {
   requests: Record<string, PhaseRequests>;
   /** Action only: duration of each log group before the first hop. */
   groupsMs?: Record<string, number>;
+  /** Ordered rollouts only: the components' rollout times summed over both hops. */
+  orderedStepsMs?: number;
 }
 
 interface Line {
@@ -175,13 +179,14 @@ async function runManual(world: World): Promise<Omit<Measurement, 'rolloutMs'>> 
 async function runTheAction(
   world: World,
   toolCache: string,
+  scenario: Scenario,
 ): Promise<Omit<Measurement, 'rolloutMs'>> {
   const lines: Line[] = [];
   let partial = '';
   const startedAt = Date.now();
   const run = await runAction(
     world,
-    { timeout: TIMEOUT },
+    { timeout: TIMEOUT, 'rollout-order': scenario.rolloutOrder },
     {
       env: { RUNNER_TOOL_CACHE: toolCache },
       onStdout: (chunk) => {
@@ -213,12 +218,17 @@ async function runTheAction(
   }
   groupsMs['first line'] = at(lines, 0) - startedAt;
   const bounds = [startedAt, at(lines, group1), at(lines, group2), at(lines, verify)];
+  const hops = JSON.parse(run.outputs.hops ?? '[]') as { order?: { seconds: number }[] }[];
+  const steps = hops.flatMap((hop) => hop.order ?? []);
   return {
     procedure: 'action',
     wallMs: run.durationMs,
     upgradeMs: [at(lines, end1) - at(lines, start1), at(lines, end2) - at(lines, start2)],
     requests: countRequests(world.cluster.requests.entries, PHASES, bounds),
     groupsMs,
+    ...(steps.length > 0
+      ? { orderedStepsMs: steps.reduce((sum, step) => sum + step.seconds * 1000, 0) }
+      : {}),
   };
 }
 
@@ -233,7 +243,9 @@ export async function measure(
     mkdirSync(toolCache, { recursive: true });
     const observer = observeRollouts(world.cluster, RELEASE, NAMESPACE);
     const result =
-      procedure === 'manual' ? await runManual(world) : await runTheAction(world, toolCache);
+      procedure === 'manual'
+        ? await runManual(world)
+        : await runTheAction(world, toolCache, scenario);
     const intervals = await observer.stop();
     const rolloutMs = intervals.reduce((sum, [from, to]) => sum + (to - from), 0);
     return { ...result, rolloutMs };
