@@ -1,7 +1,7 @@
 // The chart versions the hops use, checked against the repository before anything changes: each
 // must exist, and each must be a chart of the Milvus series its hop lands on.
 import { refusal } from './errors.ts';
-import type { ChartVersion } from './helm.ts';
+import type { ChartVersion } from './helm-output.ts';
 import { DEFAULT_PATH } from './milvus.ts';
 import type { HopChoice } from './planner.ts';
 import { normalizeVersion, series } from './versions.ts';

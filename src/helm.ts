@@ -1,77 +1,35 @@
-// A thin wrapper around the Helm binary: argument arrays in, parsed JSON/YAML out. Output is
-// captured, never echoed, so values and manifests stay out of the log; failures become
-// HelmError with a short stderr.
+// A thin wrapper around the Helm binary: argument arrays in (helm-args.ts), parsed output out
+// (helm-output.ts). Output is captured, never echoed, so values and manifests stay out of the
+// log; failures become HelmError (helm-errors.ts) with a short stderr.
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as core from '@actions/core';
 import semver from 'semver';
-import { parseDuration } from './context.ts';
 import { refusal } from './errors.ts';
+import { checkUpgradeArgs } from './helm-args.ts';
+import { HelmError } from './helm-errors.ts';
+import {
+  asRecord,
+  asValues,
+  type ChartVersion,
+  type DryRunRelease,
+  parseDryRun,
+  parseHistory,
+  parseJson,
+  parseList,
+  parseStatus,
+  type ReleaseListEntry,
+  type ReleaseStatus,
+  type Revision,
+  str,
+} from './helm-output.ts';
 import { MINIMUM_HELM_VERSION } from './milvus.ts';
 import { Cancelled, type Completed, type RunOptions, runProgram } from './process.ts';
-import type { ReleaseInfo, Values } from './state.ts';
-
-/** Most of Helm's stderr an error keeps: enough for Helm's message, not a dump of a manifest. */
-export const STDERR_LIMIT = 1500;
+import type { Values } from './state.ts';
 
 /** Helm's message when a release does not exist (`status`, `get values`; Helm 3 and 4). */
 const NOT_FOUND = /\brelease: not found\b/;
-
-/** A Helm command that exited non-zero (or could not start). */
-export class HelmError extends Error {
-  /** `status`, `upgrade`, `repo add`, … */
-  readonly subcommand: string;
-  /** Helm's exit code; -1 when it could not be started. */
-  readonly exitCode: number;
-  /** Helm's stderr, trimmed and cut to `STDERR_LIMIT` characters. */
-  readonly stderr: string;
-  /** What to do next. */
-  readonly hint: string;
-
-  constructor(subcommand: string, exitCode: number, stderr: string) {
-    const trimmed = trimStderr(stderr);
-    const hint = hintFor(subcommand, trimmed);
-    super(
-      `helm ${subcommand} failed (exit code ${exitCode})${trimmed ? `: ${trimmed}` : ''}\n${hint}`,
-    );
-    this.name = 'HelmError';
-    this.subcommand = subcommand;
-    this.exitCode = exitCode;
-    this.stderr = trimmed;
-    this.hint = hint;
-  }
-}
-
-/** Keeps the end of stderr (where Helm prints `Error: …`), at most `STDERR_LIMIT` characters. */
-export function trimStderr(stderr: string): string {
-  const text = stderr.trim();
-  if (text.length <= STDERR_LIMIT) return text;
-  return `…${text.slice(text.length - STDERR_LIMIT + 1)}`;
-}
-
-function hintFor(subcommand: string, stderr: string): string {
-  // The chart repository is not the cluster: its failures never point at the kubeconfig.
-  if (subcommand.startsWith('repo') || subcommand.startsWith('search'))
-    return 'Check the chart-repository and chart-name inputs (and any credentials in the URL), and that the repository is reachable from the runner.';
-  if (
-    /cluster unreachable|connection refused|no such host|i\/o timeout|TLS handshake/i.test(stderr)
-  )
-    return 'Check the kubeconfig and kube-context inputs: the runner must be able to reach the cluster API server.';
-  if (/Unauthorized|must be logged in|provide credentials/i.test(stderr))
-    return 'The cluster rejected the credentials: refresh the kubeconfig (tokens in it may have expired).';
-  if (/forbidden/i.test(stderr))
-    return 'The kubeconfig user lacks permission for this: grant it rights to manage the release namespace (Secrets, Deployments, StatefulSets, Services, ConfigMaps, Jobs, Pods).';
-  if (
-    /another operation \(install\/upgrade\/rollback\) is in progress|already exists/i.test(stderr)
-  )
-    return 'Another Helm operation holds the release: wait for it to finish (helm status shows it), then run the action again; do not roll back meanwhile.';
-  if (/has no deployed releases/.test(stderr))
-    return 'Helm has no deployed revision of this release: check release-name and namespace (helm list --all --namespace <ns>), and roll back a failed release to its last good revision first.';
-  if (/timed out|context deadline exceeded/i.test(stderr))
-    return 'The cluster did not become ready within the timeout: check the pods (kubectl get pods), then raise the timeout input or fix the cause and run the action again.';
-  return `Run the same helm ${subcommand} command with --debug against the cluster to see more.`;
-}
 
 export interface HelmOptions {
   /** Absolute path of the Helm binary. */
@@ -84,216 +42,6 @@ export interface HelmOptions {
   env?: Record<string, string | undefined>;
   /** A private directory for the repository list and cache; default a fresh temp dir. */
   repositoryDir?: string;
-}
-
-/** One entry of `helm list`, with the chart split into name and version. */
-export interface ReleaseListEntry extends ReleaseInfo {
-  /** `milvus-4.2.58`, as Helm reports it. */
-  chart: string;
-  updated: string;
-}
-
-/** `helm status`, without the manifest, values and notes it also carries. */
-export interface ReleaseStatus {
-  name: string;
-  namespace: string;
-  revision: number;
-  status: string;
-  description: string;
-  lastDeployed: string;
-  /** Helm 3's `status -o json` leaves the chart out; Helm 4 may carry it. */
-  chartName: string | undefined;
-  chartVersion: string | undefined;
-  appVersion: string | undefined;
-}
-
-export interface ChartVersion {
-  version: string;
-  appVersion: string;
-}
-
-export interface UpgradeSpec {
-  release: string;
-  namespace: string;
-  /** `zilliztech/milvus`. */
-  chartRef: string;
-  chartVersion: string;
-  /** `-f` files, in order. */
-  valuesFiles?: readonly string[];
-  /** Every `--set`, in order: the image tag, the hop's own, then the message-queue pins. */
-  sets: readonly (readonly [string, string])[];
-  helmMajor: 3 | 4;
-  /** A Go duration: `20m`, `1h30m`. */
-  timeout: string;
-  /** Render against the server (`--dry-run=server`) and change nothing. */
-  dryRun?: boolean;
-}
-
-/** What a server-side dry run says Helm would record and apply; the manifest holds secrets. */
-export interface DryRunRelease {
-  /** The user values Helm would record for the revision (what the next reuse starts from). */
-  userValues: Values;
-  /** The chart's own defaults. */
-  chartValues: Values;
-  chartVersion: string;
-  appVersion: string;
-  manifest: string;
-}
-
-/** One revision of `helm history`. */
-export interface Revision {
-  revision: number;
-  status: string;
-  chart: string;
-  description: string;
-}
-
-const SET_KEY = /^(?:[A-Za-z0-9_-]|\\\.)+(?:\[\d+\])?(?:\.(?:[A-Za-z0-9_-]|\\\.)+(?:\[\d+\])?)*$/;
-
-/** The flags the action must never pass to `helm upgrade`. */
-const FORBIDDEN_UPGRADE_FLAGS = ['--force', '--atomic', '--rollback-on-failure', '--install', '-i'];
-
-/** Refuses arguments that are not a `helm upgrade` from `upgradeArgs`, or carry a forbidden flag. */
-function checkUpgradeArgs(args: readonly string[]): void {
-  if (args[0] !== 'upgrade') throw new Error('Helm.upgrade needs arguments from upgradeArgs()');
-  const forbidden = args.filter((arg) =>
-    FORBIDDEN_UPGRADE_FLAGS.some((flag) => arg === flag || arg.startsWith(`${flag}=`)),
-  );
-  if (forbidden.length > 0) {
-    throw new Error(`Helm refuses ${forbidden.join(', ')}: the action never uses them`);
-  }
-}
-
-/** Escapes a `--set` value so commas and backslashes stay literal. */
-export function escapeSetValue(value: string): string {
-  return value.replace(/[\\,]/g, (c) => `\\${c}`);
-}
-
-/**
- * The exact `helm upgrade` arguments for one hop. Never `--force`, `--atomic`,
- * `--rollback-on-failure` or `--install`. A dry run renders on the server, waits for nothing and
- * prints JSON (parsed into a summary by `Helm.upgrade`).
- */
-export function upgradeArgs(spec: UpgradeSpec): string[] {
-  if (parseDuration(spec.timeout) === undefined) {
-    throw refusal(
-      `timeout "${spec.timeout}" is not a Go duration.`,
-      'Set timeout to a duration such as 20m or 1h30m.',
-    );
-  }
-  const args = [
-    'upgrade',
-    spec.release,
-    spec.chartRef,
-    '--namespace',
-    spec.namespace,
-    '--version',
-    spec.chartVersion,
-    '--reset-then-reuse-values',
-  ];
-  for (const file of spec.valuesFiles ?? []) args.push('-f', file);
-  for (const [key, value] of spec.sets) {
-    if (!SET_KEY.test(key)) {
-      throw refusal(
-        `"${key}" is not a values key the action can --set.`,
-        'Use dotted keys of letters, digits, "_" and "-" (for example image.all.tag).',
-      );
-    }
-    args.push('--set', `${key}=${escapeSetValue(value)}`);
-  }
-  if (spec.dryRun) {
-    args.push('--dry-run=server', '--output', 'json');
-  } else {
-    args.push(spec.helmMajor === 4 ? '--wait=watcher' : '--wait');
-  }
-  args.push('--timeout', spec.timeout);
-  return args;
-}
-
-/**
- * `milvus-4.2.58` → `milvus` + `4.2.58`; `my-chart-1.0.0-rc.1` → `my-chart` + `1.0.0-rc.1`. The
- * version is the longest tail after a dash that is a full SemVer; none: the whole is the name.
- */
-export function splitChart(chart: string): { chartName: string; chartVersion: string } {
-  for (let i = chart.indexOf('-'); i > 0; i = chart.indexOf('-', i + 1)) {
-    const tail = chart.slice(i + 1);
-    if (/^v?\d/.test(tail) && semver.valid(tail.replace(/^v/, ''))) {
-      return { chartName: chart.slice(0, i), chartVersion: tail };
-    }
-  }
-  return { chartName: chart, chartVersion: '' };
-}
-
-/** A Go (RE2) regular expression matching exactly `name`, for `helm list --filter`. */
-export function exactFilter(name: string): string {
-  return `^${name.replace(/[\\.+*?()|[\]{}^$]/g, (c) => `\\${c}`)}$`;
-}
-
-/** Parses `helm list -o json`. */
-export function parseList(json: string): ReleaseListEntry[] {
-  const entries = parseJson(json, 'list');
-  if (!Array.isArray(entries)) return [];
-  return entries.map((raw) => {
-    const entry = asRecord(raw);
-    const chart = str(entry.chart);
-    return {
-      name: str(entry.name),
-      namespace: str(entry.namespace),
-      revision: Number(entry.revision),
-      status: str(entry.status),
-      chart,
-      ...splitChart(chart),
-      appVersion: str(entry.app_version),
-      updated: str(entry.updated),
-    };
-  });
-}
-
-/** Parses `helm status -o json`, keeping only what is not secret. */
-export function parseStatus(json: string): ReleaseStatus {
-  const release = asRecord(parseJson(json, 'status'));
-  const info = asRecord(release.info);
-  const metadata = asRecord(asRecord(release.chart).metadata);
-  return {
-    name: str(release.name),
-    namespace: str(release.namespace),
-    revision: Number(release.version),
-    status: str(info.status),
-    description: str(info.description),
-    lastDeployed: str(info.last_deployed),
-    chartName: optionalStr(metadata.name),
-    chartVersion: optionalStr(metadata.version),
-    appVersion: optionalStr(metadata.appVersion),
-  };
-}
-
-/** Parses the release JSON a `helm upgrade --dry-run=server --output json` prints. */
-export function parseDryRun(json: string): DryRunRelease {
-  const release = asRecord(parseJson(json, 'upgrade --dry-run'));
-  const chart = asRecord(release.chart);
-  const metadata = asRecord(chart.metadata);
-  return {
-    userValues: asValues(release.config),
-    chartValues: asValues(chart.values),
-    chartVersion: str(metadata.version),
-    appVersion: str(metadata.appVersion),
-    manifest: str(release.manifest),
-  };
-}
-
-/** Parses `helm history -o json`. */
-export function parseHistory(json: string): Revision[] {
-  const entries = parseJson(json, 'history');
-  if (!Array.isArray(entries)) return [];
-  return entries.map((raw) => {
-    const entry = asRecord(raw);
-    return {
-      revision: Number(entry.revision),
-      status: str(entry.status),
-      chart: str(entry.chart),
-      description: str(entry.description),
-    };
-  });
 }
 
 /**
@@ -325,10 +73,6 @@ export function checkHelmVersion(
     );
   }
   return { version: version.startsWith('v') ? version : `v${version}`, major: parsed.major };
-}
-
-function shellQuote(arg: string): string {
-  return /^[A-Za-z0-9_./:=@%+-]+$/.test(arg) ? arg : `'${arg.replace(/'/g, `'\\''`)}'`;
 }
 
 export class Helm {
@@ -517,13 +261,6 @@ export class Helm {
     return parseDryRun(result.stdout);
   }
 
-  /** The command a user would run to return to `revision` (shown, never run by the action). */
-  rollbackCommand(release: string, namespace: string, revision: number): string {
-    return ['helm', 'rollback', release, String(revision), '--namespace', namespace]
-      .map(shellQuote)
-      .join(' ');
-  }
-
   /** Runs a read command; undefined when Helm says the release does not exist. */
   private async exec(subcommand: string, args: string[]): Promise<string | undefined> {
     const result = await run(this.binary, subcommand, args, this.env);
@@ -556,35 +293,4 @@ async function run(
       `could not run ${binary}: ${error instanceof Error ? error.message : String(error)}`,
     );
   }
-}
-
-function parseJson(text: string, subcommand: string): unknown {
-  try {
-    return JSON.parse(text);
-  } catch {
-    // Never quote the output: it may hold values.
-    throw new HelmError(subcommand, 0, `Helm printed ${text.length} characters that are not JSON`);
-  }
-}
-
-function asRecord(value: unknown): Record<string, unknown> {
-  return value !== null && typeof value === 'object' && !Array.isArray(value)
-    ? (value as Record<string, unknown>)
-    : {};
-}
-
-function asValues(value: unknown): Values {
-  return asRecord(value);
-}
-
-function str(value: unknown): string {
-  return typeof value === 'string'
-    ? value
-    : value === undefined || value === null
-      ? ''
-      : String(value);
-}
-
-function optionalStr(value: unknown): string | undefined {
-  return typeof value === 'string' && value !== '' ? value : undefined;
 }

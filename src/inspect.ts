@@ -1,6 +1,7 @@
 // Reads a release as it is: Helm's record of it and the pods and Deployments it runs.
 import type { V1Deployment, V1Pod } from '@kubernetes/client-node';
-import { exactFilter, type Helm } from './helm.ts';
+import type { Helm } from './helm.ts';
+import { exactFilter } from './helm-args.ts';
 import type { Kube } from './kube.ts';
 import { ALL_COMPONENTS, type Component, HELD_ANNOTATION } from './milvus.ts';
 import { settle } from './settle.ts';

@@ -7,7 +7,10 @@ import { describeChanges } from './changes.ts';
 import { checkChartVersions } from './charts.ts';
 import { getInputs, InputError, type Inputs } from './context.ts';
 import { UNCHANGED, UpgradeError } from './errors.ts';
-import { type ChartVersion, Helm, HelmError } from './helm.ts';
+import { Helm } from './helm.ts';
+import { rollbackCommand } from './helm-args.ts';
+import { HelmError } from './helm-errors.ts';
+import type { ChartVersion } from './helm-output.ts';
 import { findRelease, inspectRelease, milvusName } from './inspect.ts';
 import { installHelm } from './installer.ts';
 import { Kube } from './kube.ts';
@@ -120,6 +123,9 @@ export async function run(): Promise<void> {
     report.setOutputs();
     await report.writeSummary();
   } catch (error) {
+    // Inputs that failed validation still name the release the user meant, as given.
+    report.release ||= core.getInput('release-name').trim() || '(release-name not given)';
+    report.namespace ||= core.getInput('namespace').trim() || 'default';
     const message = await failureMessage(error, report, helm, inputs);
     report.failure = message;
     report.setOutputs();
@@ -428,7 +434,7 @@ async function failureMessage(
   const start = report.before?.deployedRevision;
   const next =
     hop.number === 1 && report.hops.length === 0 && start !== undefined
-      ? `${resume} To return to where you started instead: \`${helm.rollbackCommand(i.releaseName, i.namespace, start)} --wait\`.`
+      ? `${resume} To return to where you started instead: \`${rollbackCommand(i.releaseName, i.namespace, start)} --wait\`.`
       : hop.number === 1
         ? resume
         : `${resume} Do not roll back across the 2.6 boundary: Milvus 2.6 records its streaming state in etcd, and a rollback to 2.5 is not supported.`;

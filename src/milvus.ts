@@ -48,8 +48,6 @@ export const MINIMUM_HELM_VERSION = '3.14.0';
 /** Oldest Kubernetes the Milvus chart supports. */
 export const MINIMUM_KUBERNETES_VERSION = '1.20.0';
 
-export const DEFAULT_HELM_VERSION = 'v3.19.0';
-
 /** Annotation on a Milvus Deployment the action holds (paused) until its turn in the rollout. */
 export const HELD_ANNOTATION = 'milvus-upgrade-action/held-for';
 

@@ -3,7 +3,7 @@
 // (predict.ts asks it with a dry run); the planner only lays the arguments out.
 import type { Assessment, Targets } from './assess.ts';
 import type { WorkloadChange } from './changes.ts';
-import { upgradeArgs } from './helm.ts';
+import { upgradeArgs } from './helm-args.ts';
 import {
   ALL_COMPONENTS,
   type Component,

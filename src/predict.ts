@@ -8,7 +8,9 @@ import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { dependencyImageChanges, imagePins, isMilvusWorkload, workloadChanges } from './changes.ts';
 import { refusal } from './errors.ts';
-import { type DryRunRelease, type Helm, upgradeArgs } from './helm.ts';
+import type { Helm } from './helm.ts';
+import { upgradeArgs } from './helm-args.ts';
+import type { DryRunRelease } from './helm-output.ts';
 import { describeQueue, type Rendered, readManifest } from './manifest.ts';
 import {
   type ArgsContext,

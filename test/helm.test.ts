@@ -14,21 +14,16 @@ import { dirname, join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { promisify } from 'node:util';
 import { UpgradeError } from '../src/errors.ts';
+import { checkHelmVersion, Helm } from '../src/helm.ts';
+import { exactFilter, rollbackCommand, type UpgradeSpec, upgradeArgs } from '../src/helm-args.ts';
+import { HelmError, STDERR_LIMIT, trimStderr } from '../src/helm-errors.ts';
 import {
-  checkHelmVersion,
-  exactFilter,
-  Helm,
-  HelmError,
   parseDryRun,
   parseHistory,
   parseList,
   parseStatus,
-  STDERR_LIMIT,
   splitChart,
-  trimStderr,
-  type UpgradeSpec,
-  upgradeArgs,
-} from '../src/helm.ts';
+} from '../src/helm-output.ts';
 import { readManifest } from '../src/manifest.ts';
 import { HOP_TO_MIXCOORD, HOP_TO_STREAMING } from '../src/milvus.ts';
 import { startTestCluster, type TestCluster } from './cluster/index.ts';
@@ -387,7 +382,7 @@ describe('Helm.create against the real binaries', () => {
       );
       assert.match(helm.env.HELM_REPOSITORY_CACHE ?? '', /milvus-upgrade-helm-/);
       assert.equal(
-        helm.rollbackCommand('my-milvus', 'milvus', 7),
+        rollbackCommand('my-milvus', 'milvus', 7),
         'helm rollback my-milvus 7 --namespace milvus',
       );
       const repositoryDir = dirname(helm.env.HELM_REPOSITORY_CONFIG ?? '');

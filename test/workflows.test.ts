@@ -292,6 +292,12 @@ describe('action.yml', () => {
     assert.deepEqual(patched.problems, [], `action.yml fails:\n  ${patched.problems.join('\n  ')}`);
   });
 
+  it('fits the Marketplace: a name and a description of at most 125 characters', () => {
+    const { description = '' } = parse(ACTION_SOURCE) as { description?: string };
+    assert.ok(description.trim(), 'action.yml has a description');
+    assert.ok(description.length <= 125, `the description has ${description.length} characters`);
+  });
+
   it('describes every input and output', () => {
     for (const [name, input] of Object.entries(ACTION.inputs)) {
       assert.ok(input.description?.trim(), `input ${name} has no description`);

@@ -269,6 +269,8 @@ describe('refusals', () => {
       assert.match(message, new RegExp(`\\n- ${name}: `), `names ${name}`);
     }
     assert.match(message, /\nNothing was changed; fix the workflow's with: block and re-run\.$/);
+    assert.match(run.summary, /<h2>❌ Upgrade of My_Milvus failed<\/h2>/);
+    assert.match(run.summary, /Release `My_Milvus` in namespace `Not_A_Namespace`/);
     assert.equal(world.cluster.requests.count({ since }), 0, 'no request to the cluster');
     assert.equal(world.mirror.requests.length, mirror, 'no Helm download');
     assert.equal(world.repo.requests, repo, 'no chart repository request');
