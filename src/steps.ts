@@ -1,0 +1,296 @@
+// The steps of the procedure, each logging what it finds and returning what it produced.
+import * as core from '@actions/core';
+import semver from 'semver';
+import { advisoryWarnings } from './advisories.ts';
+import { type Assessment, assess } from './assess.ts';
+import { describeChanges } from './changes.ts';
+import { checkChartVersions } from './charts.ts';
+import { getInputs, type Inputs } from './context.ts';
+import { UNCHANGED, UpgradeError } from './errors.ts';
+import { Helm } from './helm.ts';
+import type { ChartVersion } from './helm-output.ts';
+import { inspectRelease } from './inspect.ts';
+import { Kube } from './kube.ts';
+import { readManifest } from './manifest.ts';
+import { type Component, type MessageQueue, MINIMUM_KUBERNETES_VERSION } from './milvus.ts';
+import type { HopChoice, Plan, PlannedHop } from './planner.ts';
+import { type PredictContext, predictPlan, type ReleaseView, recheckHop } from './predict.ts';
+import type { After, HopRecord } from './progress.ts';
+import { readQueue } from './queue.ts';
+import { rollInOrder, type StepRecord } from './rollout.ts';
+import { settle } from './settle.ts';
+import { confirmLanding, type Landing, podProblemsNow } from './verify.ts';
+
+/** The private repository name the chart is added under (in the action's own repository list). */
+export const REPO = 'zilliztech';
+
+export function readInputs(): Inputs {
+  const i = getInputs();
+  core.info(`Release ${i.releaseName} in namespace ${i.namespace}`);
+  core.info(
+    `Path: ${i.intermediateVersion} (chart ${i.intermediateChartVersion}) → ${i.targetVersion} (chart ${i.targetChartVersion}) from ${i.chartRepository} (${i.chartName})`,
+  );
+  core.info(`Helm ${i.helmVersion}, timeout ${i.timeout} per hop${i.dryRun ? ', dry run' : ''}`);
+  if (i.valuesFiles.length > 0) {
+    core.info(`Values files for the final hop: ${i.valuesFiles.map((f) => f.path).join(', ')}`);
+  }
+  return i;
+}
+
+export async function connect(i: Inputs, helmPath: string): Promise<{ kube: Kube; helm: Helm }> {
+  const kube = Kube.load({
+    kubeconfig: i.kubeconfig,
+    context: i.kubeContext,
+    tempDir: process.env.RUNNER_TEMP || '/tmp',
+  });
+  const created = settle(Helm.create({ binary: helmPath, env: kube.helmEnv }));
+  try {
+    const [gitVersion, namespace, helm] = await Promise.all([
+      kube.serverVersion(),
+      kube.namespaceExists(i.namespace),
+      created,
+    ]);
+    core.info(`API server ${kube.server}: Kubernetes ${gitVersion}`);
+    const version = semver.coerce(gitVersion);
+    if (!version || semver.lt(version, MINIMUM_KUBERNETES_VERSION)) {
+      throw new UpgradeError(
+        `The cluster runs Kubernetes ${gitVersion}; Milvus 2.6 and its chart need ${MINIMUM_KUBERNETES_VERSION} or newer.`,
+        UNCHANGED,
+        'Upgrade Kubernetes first, then re-run.',
+      );
+    }
+    if (namespace === false) {
+      throw new UpgradeError(
+        `The namespace ${i.namespace} does not exist in the cluster.`,
+        UNCHANGED,
+        'Check the namespace input and the kubeconfig/kube-context (is this the right cluster?).',
+      );
+    }
+    if (namespace === undefined) {
+      core.warning(`The credentials may not read the namespace ${i.namespace}; continuing.`);
+    }
+    return { kube, helm };
+  } catch (error) {
+    kube.dispose();
+    await created.then((helm) => helm.dispose()).catch(() => undefined);
+    throw error;
+  }
+}
+
+/** Adds the chart repository to the action's private list and lists the chart's versions. */
+export async function addRepository(helm: Helm, i: Inputs): Promise<ChartVersion[]> {
+  // `repo add` downloads the index into the private cache: no `repo update` needed after it.
+  await helm.repoAdd(REPO, i.chartRepository, i.chartRepositoryAuth);
+  return helm.searchVersions(`${REPO}/${i.chartName}`);
+}
+
+export interface ReleaseRead {
+  assessment: Assessment;
+  /** What the next hop reuses: the last deployed revision's values and manifest. */
+  view: ReleaseView;
+}
+
+export async function readRelease(helm: Helm, kube: Kube, i: Inputs): Promise<ReleaseRead> {
+  const observed = await inspectRelease(helm, kube, i.releaseName, i.namespace, i.chartName);
+  const a = assess(observed, i);
+  core.info(
+    `Chart ${a.release.chartName}-${a.release.chartVersion}, revision ${a.release.revision}, ${a.release.status}`,
+  );
+  core.info(
+    `Milvus ${a.versions.join(', ')}; ${{ separate: 'separate coordinators', mixcoord: 'mixcoord', standalone: 'standalone' }[a.layout]}`,
+  );
+  core.info(`Components: ${a.components.join(', ')}`);
+  core.info(`Message queue: ${a.queue.queue} (${a.queue.basis})`);
+  core.info(`Pods: ${observed.pods.length}, ${a.unready.length} not ready`);
+  if (a.stoppedHop) {
+    const why = a.release.description ? ` (Helm: "${a.release.description}")` : '';
+    core.warning(`An earlier run stopped during hop ${a.stoppedHop}${why}; it will run again.`);
+    if (a.deployedRevision !== undefined && a.deployedRevision !== a.release.revision) {
+      core.info(
+        `Helm reuses the values of revision ${a.deployedRevision}, the last deployed one; the plan is made from it.`,
+      );
+    }
+  }
+  for (const warning of a.warnings) core.warning(warning);
+  return {
+    assessment: a,
+    view: { values: observed.baseline.values, rendered: readManifest(observed.baseline.manifest) },
+  };
+}
+
+export function checkCharts(
+  i: Inputs,
+  available: ChartVersion[],
+  hops: readonly HopChoice[],
+): void {
+  core.info(`${i.chartRepository}: ${available.length} versions of ${i.chartName}`);
+  checkChartVersions({ repository: i.chartRepository, chartName: i.chartName }, available, hops);
+  for (const hop of hops) {
+    const chart = available.find((c) => c.version === hop.chartVersion);
+    core.info(`Chart ${i.chartName} ${hop.chartVersion}: found, Milvus ${chart?.appVersion}`);
+  }
+}
+
+/** Lists, for a dry run, the objects Helm rendered for each hop. */
+export function showDryRun(plan: Plan): void {
+  for (const hop of plan.hops) {
+    core.info(`Helm's dry run of hop ${hop.number} renders ${hop.objects.length} objects:`);
+    for (const object of hop.objects) core.info(`  ${object}`);
+  }
+  core.info('Dry run: nothing was changed.');
+}
+
+export async function makePlan(
+  helm: Helm,
+  ctx: PredictContext,
+  now: ReleaseView,
+  choices: HopChoice[],
+): Promise<{ plan: Plan; views: ReleaseView[] }> {
+  const predicted = await predictPlan(helm, choices, ctx, now);
+  const { plan } = predicted;
+  for (const hop of plan.hops) {
+    core.info(
+      `Hop ${hop.number}: ${hop.from} → ${hop.to} with chart ${hop.chartVersion}, because ${hop.reason}.`,
+    );
+    for (const note of hop.notes) core.warning(note);
+    core.info(`  helm ${hop.args.join(' ')}`);
+    core.info(
+      `  Helm's dry run renders ${hop.objects.length} objects and keeps the message queue and every dependency workload. What changes:`,
+    );
+    for (const milvus of [true, false]) {
+      const changes = hop.changes.filter((c) => c.milvus === milvus);
+      core.info(
+        `    ${milvus ? 'Milvus' : 'Dependencies'}: ${changes.length === 0 ? 'nothing' : ''}`,
+      );
+      for (const line of describeChanges(changes)) core.info(`      ${line}`);
+    }
+  }
+  const landings = plan.hops.map((hop) => ({
+    version: hop.to,
+    input: hop.number === 1 ? 'intermediate-version' : 'target-version',
+  }));
+  for (const warning of advisoryWarnings(landings)) {
+    core.warning(warning);
+    plan.advisories.push(warning);
+  }
+  return predicted;
+}
+
+/**
+ * Runs one hop: Helm's dry run again when an earlier hop of this run came first, the upgrade (in
+ * Milvus' order or Helm's), and the checks that it landed and kept the queue.
+ */
+export async function runHop(
+  helm: Helm,
+  kube: Kube,
+  i: Inputs,
+  ctx: PredictContext,
+  hop: PlannedHop,
+  previous: ReleaseView | undefined,
+  now: { components: readonly Component[]; queue: MessageQueue },
+): Promise<{ record: HopRecord; after: After }> {
+  const before = now.components;
+  if (hop.resume) core.info(`Resuming: ${hop.reason}.`);
+  const started = Date.now();
+  if (previous) {
+    await recheckHop(helm, hop, ctx, previous);
+    core.info("Helm's dry run of the exact arguments confirms the plan.");
+  }
+  core.info(`helm ${hop.args.join(' ')}`);
+  const target = { release: i.releaseName, namespace: i.namespace, name: ctx.milvusName };
+  const expect = { version: hop.to, components: hop.components, removes: hop.removes };
+  let order: StepRecord[] | undefined;
+  try {
+    if (i.rolloutOrder === 'milvus') {
+      const where = { namespace: i.namespace, release: i.releaseName, milvusName: ctx.milvusName };
+      order = await rollInOrder(helm, kube, where, hop, i.timeoutMs, (line) => core.info(line));
+    } else {
+      await helm.upgrade(hop.args);
+    }
+  } catch (error) {
+    // Helm says only that it timed out: name the pods that held the hop up.
+    const problems = await podProblemsNow(kube, target, expect);
+    if (error instanceof Error && problems.length > 0) {
+      error.message += `\nPods now: ${problems.join('; ')}.`;
+    }
+    throw error;
+  }
+  const [landing, queue] = await Promise.all([
+    confirmLanding(helm, kube, target, expect, i.timeoutMs),
+    confirmQueue(helm, i, now.queue),
+  ]);
+  const record: HopRecord = {
+    number: hop.number,
+    from: hop.from,
+    to: hop.to,
+    chartVersion: hop.chartVersion,
+    revision: landing.release.revision,
+    seconds: Math.round((Date.now() - started) / 1000),
+    pins: hop.pins,
+    order,
+    added: landing.components.filter((c) => !before.includes(c)),
+    removed: before.filter((c) => !landing.components.includes(c)),
+  };
+  logLanding(landing, record.added, record.removed);
+  return { record, after: { ...landing, version: hop.to, queue } };
+}
+
+function logLanding(landing: Landing, added: string[], removed: string[]): void {
+  core.info(
+    `Release at revision ${landing.release.revision} (${landing.release.status}), chart ${landing.release.chartVersion}`,
+  );
+  core.info(
+    `Components added: ${added.join(', ') || 'none'}; removed: ${removed.join(', ') || 'none'}`,
+  );
+  for (const [component, image] of Object.entries(landing.images))
+    core.info(`  ${component}: ${image}`);
+}
+
+/** The final check of the release, after the last hop or when there was nothing to do. */
+export async function verify(
+  helm: Helm,
+  kube: Kube,
+  i: Inputs,
+  name: string,
+  before: Assessment,
+  plan: Plan,
+  lastHop: After | undefined,
+): Promise<After> {
+  const last = plan.hops[plan.hops.length - 1];
+  const [landing, queue] = await Promise.all([
+    confirmLanding(
+      helm,
+      kube,
+      { release: i.releaseName, namespace: i.namespace, name },
+      last
+        ? { version: last.to, components: last.components, removes: last.removes }
+        : { version: before.lowest, components: before.components, removes: [] },
+      i.timeoutMs,
+    ),
+    // The last hop of this run has just read the queue; otherwise read it now.
+    lastHop?.queue ?? confirmQueue(helm, i, before.queue.queue),
+  ]);
+  const after = { ...landing, version: last?.to ?? before.lowest, queue };
+  core.info(
+    `${i.releaseName}: Milvus ${after.version}, chart ${landing.release.chartName}-${landing.release.chartVersion}, revision ${landing.release.revision}, ${landing.release.status}`,
+  );
+  core.info(
+    `Components: ${landing.components.join(', ')}; message queue kept: ${queue} (${before.queue.basis})`,
+  );
+  return after;
+}
+
+/** Reads the queue the release renders now and fails when it is not the one it started on. */
+export async function confirmQueue(
+  helm: Helm,
+  i: Inputs,
+  expected: MessageQueue,
+): Promise<MessageQueue> {
+  const now = readQueue(await helm.getValues(i.releaseName, i.namespace, { all: true }));
+  if (!now.queue || now.queue !== expected) {
+    throw new Error(
+      `the release now renders the message queue ${now.queue ?? 'none'} (${now.basis}), not ${expected}`,
+    );
+  }
+  return now.queue;
+}
