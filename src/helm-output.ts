@@ -38,6 +38,8 @@ export interface DryRunRelease {
   chartVersion: string;
   appVersion: string;
   manifest: string;
+  /** Helm 4: `ssa` when it applies the release server-side (it keeps what the release used). */
+  applyMethod: string;
 }
 
 /** One revision of `helm history`. */
@@ -111,6 +113,7 @@ export function parseDryRun(json: string): DryRunRelease {
     chartVersion: str(metadata.version),
     appVersion: str(metadata.appVersion),
     manifest: str(release.manifest),
+    applyMethod: str(release.apply_method),
   };
 }
 

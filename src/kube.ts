@@ -290,6 +290,40 @@ export class Kube {
     }
   }
 
+  /**
+   * Asks the API server whether Helm's server-side apply of `object` (a Deployment or StatefulSet
+   * as the chart renders it) would conflict with fields another manager owns: a dry run, which
+   * changes nothing. The server's reason when it would, undefined when it would not.
+   */
+  async applyConflict(
+    namespace: string,
+    object: Record<string, unknown>,
+  ): Promise<string | undefined> {
+    const name = String((object.metadata as { name?: unknown } | undefined)?.name);
+    const params = {
+      namespace,
+      name,
+      body: object,
+      dryRun: 'All',
+      fieldManager: 'helm',
+      force: false,
+    };
+    const header = setHeaderOptions('Content-Type', PatchStrategy.ServerSideApply);
+    try {
+      await withRetry(`checking Helm's apply of ${object.kind}/${name}`, this.caller, () =>
+        object.kind === 'StatefulSet'
+          ? this.apps.patchNamespacedStatefulSet(params, header)
+          : this.apps.patchNamespacedDeployment(params, header),
+      );
+      return undefined;
+    } catch (error) {
+      if (error instanceof KubeApiError && error.code === 409) {
+        return error.serverMessage ?? error.message;
+      }
+      throw error;
+    }
+  }
+
   async deployments(namespace: string, labelSelector: string): Promise<V1Deployment[]> {
     const list = await withRetry(`listing deployments in ${namespace}`, this.caller, () =>
       this.apps.listNamespacedDeployment({ namespace, labelSelector }),

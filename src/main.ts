@@ -84,6 +84,7 @@ export async function run(): Promise<void> {
       milvusName: milvusName(before.view.values, i.chartName),
       upgradeDependencies: i.upgradeDependencies,
       refusedStatefulSetUpdate: (name, spec) => k.refusedStatefulSetUpdate(i.namespace, name, spec),
+      applyConflict: (object) => k.applyConflict(i.namespace, object),
     };
     const { plan, views } =
       choices.length === 0

@@ -12,8 +12,8 @@ export interface Workload {
    * every container and init container, `replicas`, and `volumeClaimTemplates`.
    */
   fields: Record<string, string>;
-  /** A StatefulSet's whole spec, for the API server to judge an update of it (never printed). */
-  spec?: Record<string, unknown>;
+  /** The whole object, for the API server to judge an update of it (never printed). */
+  object: Record<string, unknown>;
 }
 
 /** One queue block of Milvus' `default.yaml`, in the order the chart wrote them. */
@@ -93,13 +93,7 @@ export function readManifest(manifest: string): Rendered {
     if (WORKLOAD_KINDS.includes(kind)) {
       const labels = record(record(object.metadata).labels) as Record<string, string>;
       const spec = record(object.spec);
-      rendered.workloads.push({
-        kind,
-        name,
-        labels,
-        fields: fields(spec),
-        ...(kind === 'StatefulSet' ? { spec } : {}),
-      });
+      rendered.workloads.push({ kind, name, labels, fields: fields(spec), object });
     }
     const config = record(object.data)['default.yaml'];
     if (kind === 'ConfigMap' && typeof config === 'string') rendered.queue = queueBlocks(config);

@@ -11,7 +11,7 @@ import { refusal } from './errors.ts';
 import type { Helm } from './helm.ts';
 import { upgradeArgs } from './helm-args.ts';
 import type { DryRunRelease } from './helm-output.ts';
-import { describeQueue, type Rendered, readManifest } from './manifest.ts';
+import { describeQueue, type Rendered, readManifest, type Workload } from './manifest.ts';
 import {
   type ArgsContext,
   type HopChoice,
@@ -43,6 +43,8 @@ export interface PredictContext extends ArgsContext {
     name: string,
     spec: Record<string, unknown>,
   ): Promise<string | undefined>;
+  /** The API server's report of a conflict that Helm's server-side apply of `object` would hit. */
+  applyConflict(object: Record<string, unknown>): Promise<string | undefined>;
 }
 
 /** The release a dry run describes: Helm's recorded user values over the chart's defaults. */
@@ -113,16 +115,17 @@ async function confirmUpdatable(
   after: ReleaseView,
   ctx: PredictContext,
 ): Promise<void> {
-  const was = new Map(before.rendered.workloads.map((w) => [`${w.kind}/${w.name}`, w.spec]));
+  const spec = (w: Workload) => w.object.spec as Record<string, unknown>;
+  const was = new Map(before.rendered.workloads.map((w) => [`${w.kind}/${w.name}`, spec(w)]));
   const changed = after.rendered.workloads.filter(
     (w) =>
-      w.spec &&
+      w.kind === 'StatefulSet' &&
       was.has(`${w.kind}/${w.name}`) &&
-      JSON.stringify(w.spec) !== JSON.stringify(was.get(`${w.kind}/${w.name}`)),
+      JSON.stringify(spec(w)) !== JSON.stringify(was.get(`${w.kind}/${w.name}`)),
   );
   const refused = await Promise.all(
     changed.map(async (w) => {
-      const reason = await ctx.refusedStatefulSetUpdate(w.name, w.spec ?? {});
+      const reason = await ctx.refusedStatefulSetUpdate(w.name, spec(w) ?? {});
       return reason ? `StatefulSet/${w.name}: ${reason}` : undefined;
     }),
   );
@@ -131,6 +134,30 @@ async function confirmUpdatable(
     throw refusal(
       `${label} would change StatefulSet fields that Kubernetes forbids changing, so Helm would fail half-way: ${reasons.join('; ')}`,
       'Remove the change from values-files (volume claim templates, selectors and service names of StatefulSets cannot change in place), then re-run.',
+    );
+  }
+}
+
+/**
+ * Helm 4 applies a release it installed server-side, and stops half-way at the first field
+ * another manager owns with another value (a replica count set with `kubectl scale`). The API
+ * server judges every Deployment and StatefulSet of the hop in a dry run, before anything changes.
+ */
+async function confirmApplicable(label: string, after: ReleaseView, ctx: PredictContext) {
+  const workloads = after.rendered.workloads.filter((w) =>
+    ['Deployment', 'StatefulSet'].includes(w.kind),
+  );
+  const conflicts = await Promise.all(
+    workloads.map(async (w) => {
+      const reason = await ctx.applyConflict(w.object);
+      return reason ? `${w.kind}/${w.name}: ${reason}` : undefined;
+    }),
+  );
+  const found = conflicts.filter((c): c is string => c !== undefined);
+  if (found.length > 0) {
+    throw refusal(
+      `Helm applies this release server-side, and ${label} would stop half-way at fields changed outside Helm: ${found.join('; ')}`,
+      'Set each such field to its current value in a values file (for a replica count changed with kubectl scale, for example queryNode.replicas), so Helm applies the same value, then re-run.',
     );
   }
 }
@@ -185,6 +212,7 @@ async function predictHop(
   }
   confirmKept(label, before, after, ctx.milvusName);
   await confirmUpdatable(label, before, after, ctx);
+  if (release.applyMethod === 'ssa') await confirmApplicable(label, after, ctx);
   const changes = workloadChanges(before.rendered, after.rendered, ctx.milvusName);
   const moved = ctx.upgradeDependencies ? [] : dependencyImageChanges(changes);
   if (moved.length > 0) {

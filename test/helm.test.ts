@@ -307,6 +307,7 @@ describe('parsing Helm output', () => {
       chartVersion: '4.2.58',
       appVersion: '2.5.16',
       manifest: 'kind: ConfigMap\nmetadata:\n  name: x\n',
+      applyMethod: '',
     });
     assert.throws(() => parseDryRun('Release "x" has been upgraded'), HelmError);
     assert.deepEqual(

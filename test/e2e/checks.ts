@@ -12,7 +12,13 @@ import {
   type V1Deployment,
   type V1Pod,
 } from '@kubernetes/client-node';
-import { type ActionRun, type RunOptions, runAction, type World } from '../support/harness.ts';
+import {
+  type ActionRun,
+  type Cluster,
+  type RunOptions,
+  runAction,
+  type World,
+} from '../support/harness.ts';
 import { fixtureSecretNeedles } from '../support/milvus-release.ts';
 
 export const RELEASE = 'my-milvus';
@@ -34,10 +40,10 @@ interface Api {
   core: CoreV1Api;
   apps: AppsV1Api;
 }
-const apis = new WeakMap<World, Api>();
+const apis = new WeakMap<World<Cluster>, Api>();
 
 /** client-node clients for the world's cluster, from the same kubeconfig the action gets. */
-export function api(world: World): Api {
+export function api(world: World<Cluster>): Api {
   let found = apis.get(world);
   if (!found) {
     const config = new KubeConfig();
@@ -61,7 +67,10 @@ export interface ReleaseRecord {
 }
 
 /** Every stored revision of the release, oldest first, read from its Secrets. */
-export async function releaseRecords(world: World, w: Where = {}): Promise<ReleaseRecord[]> {
+export async function releaseRecords(
+  world: World<Cluster>,
+  w: Where = {},
+): Promise<ReleaseRecord[]> {
   const { release, namespace } = where(w);
   const list = await api(world).core.listNamespacedSecret({
     namespace,
@@ -89,7 +98,7 @@ export async function releaseRecords(world: World, w: Where = {}): Promise<Relea
     .sort((a, b) => a.revision - b.revision);
 }
 
-export async function latestRecord(world: World, w: Where = {}): Promise<ReleaseRecord> {
+export async function latestRecord(world: World<Cluster>, w: Where = {}): Promise<ReleaseRecord> {
   const records = await releaseRecords(world, w);
   const last = records.at(-1);
   assert.ok(last, `no release records of ${where(w).release}`);
@@ -98,7 +107,7 @@ export async function latestRecord(world: World, w: Where = {}): Promise<Release
 
 /** The release's records must be exactly as they were: no new revision, none rewritten. */
 export async function assertRecordsUnchanged(
-  world: World,
+  world: World<Cluster>,
   before: ReleaseRecord[],
   w: Where = {},
 ): Promise<void> {
@@ -114,7 +123,10 @@ function milvusSelector(w: Where = {}): string {
   return `app.kubernetes.io/instance=${where(w).release},app.kubernetes.io/name=milvus`;
 }
 
-export async function milvusDeployments(world: World, w: Where = {}): Promise<V1Deployment[]> {
+export async function milvusDeployments(
+  world: World<Cluster>,
+  w: Where = {},
+): Promise<V1Deployment[]> {
   const list = await api(world).apps.listNamespacedDeployment({
     namespace: where(w).namespace,
     labelSelector: milvusSelector(w),
@@ -123,7 +135,7 @@ export async function milvusDeployments(world: World, w: Where = {}): Promise<V1
 }
 
 /** The Milvus pods of the release that are not on their way out. */
-export async function milvusPods(world: World, w: Where = {}): Promise<V1Pod[]> {
+export async function milvusPods(world: World<Cluster>, w: Where = {}): Promise<V1Pod[]> {
   const list = await api(world).core.listNamespacedPod({
     namespace: where(w).namespace,
     labelSelector: milvusSelector(w),
@@ -135,7 +147,10 @@ const isReady = (pod: V1Pod) =>
   pod.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') === true;
 
 /** Names (and uids) of the objects of some kinds in a namespace, to compare before and after. */
-export async function objectUids(world: World, namespace: string): Promise<Record<string, string>> {
+export async function objectUids(
+  world: World<Cluster>,
+  namespace: string,
+): Promise<Record<string, string>> {
   const { core, apps } = api(world);
   const [statefulSets, services, configMaps, claims] = await Promise.all([
     apps.listNamespacedStatefulSet({ namespace }),
@@ -161,7 +176,11 @@ export async function objectUids(world: World, namespace: string): Promise<Recor
  * The release is a healthy 2.6.4 cluster at `revision`: deployed with chart 5.0.0, exactly the
  * 2.6 components, every Deployment rolled out, every Milvus container and pod at v2.6.4.
  */
-export async function assertAt264(world: World, revision: number, w: Where = {}): Promise<void> {
+export async function assertAt264(
+  world: World<Cluster>,
+  revision: number,
+  w: Where = {},
+): Promise<void> {
   const last = await latestRecord(world, w);
   assert.deepEqual(
     [last.revision, last.status, last.chartName, last.chartVersion],
@@ -321,7 +340,7 @@ export function hopArgs(
 
 /** Every image of the workloads that are not Milvus' own (etcd, MinIO, Pulsar, Kafka…). */
 export async function dependencyImages(
-  world: World,
+  world: World<Cluster>,
   w: Where = {},
 ): Promise<Record<string, string[]>> {
   const { apps } = api(world);
@@ -344,7 +363,7 @@ export async function dependencyImages(
  * the release values (verbatim or base64). The token may appear only in the `::add-mask::`
  * command that tells the runner to hide it; `masked` says that command must be there.
  */
-export function assertNoSecrets(world: World, run: ActionRun, masked: boolean): void {
+export function assertNoSecrets(world: World<Cluster>, run: ActionRun, masked: boolean): void {
   const token = world.cluster.token;
   const lines = run.stdout.split('\n');
   const maskLines = lines.filter((line) => line.startsWith('::add-mask::'));
@@ -376,7 +395,7 @@ export function assertNoSecrets(world: World, run: ActionRun, masked: boolean): 
  * that stop before the kubeconfig is read (bad inputs, a Helm download refused).
  */
 export async function act(
-  world: World,
+  world: World<Cluster>,
   inputs: Record<string, string> = {},
   options: RunOptions & { masked?: boolean } = {},
 ): Promise<ActionRun> {
@@ -389,11 +408,11 @@ export async function act(
 }
 
 /** The job directories the runs so far have made. */
-export const jobDirs = (world: World) =>
+export const jobDirs = (world: World<Cluster>) =>
   new Set(readdirSync(world.dir).filter((name) => name.startsWith('job-')));
 
 /** Files and folders left under the RUNNER_TEMP of the jobs that ran since `jobs` was taken. */
-export function leftInTemp(world: World, jobs: Set<string>): string[] {
+export function leftInTemp(world: World<Cluster>, jobs: Set<string>): string[] {
   return readdirSync(world.dir)
     .filter((name) => name.startsWith('job-') && !jobs.has(name))
     .flatMap((job) =>
@@ -408,7 +427,7 @@ export function leftInTemp(world: World, jobs: Set<string>): string[] {
  * the action: a refused or dry run makes none. The test cluster's controllers do not go through
  * the API.
  */
-export function apiWrites(world: World, since: number) {
+export function apiWrites(world: World<Cluster>, since: number) {
   return world.cluster.requests
     .filter({ since })
     .filter((r) => !['get', 'list', 'watch', 'other'].includes(r.verb) && r.query.dryRun !== 'All')

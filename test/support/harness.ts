@@ -7,6 +7,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { startTestCluster, type TestCluster, type TestClusterOptions } from '../cluster/index.ts';
+import {
+  type ControlPlane,
+  type ControlPlaneOptions,
+  startControlPlane,
+} from '../control-plane/cluster.ts';
 import { actionDefaults } from './action-defaults.ts';
 import { type ChartRepository, startChartRepository } from './chart-repo.ts';
 import type { Credentials } from './file-server.ts';
@@ -23,8 +28,26 @@ export const DIST = join(ROOT, 'dist', 'index.js');
 /** Name the fixture repository is added under for installs made outside the action. */
 export const FIXTURE_REPO = 'fixtures';
 
-export interface World {
-  cluster: TestCluster;
+/** What the harness and the checks need of a cluster; both test clusters offer it. */
+export interface Cluster {
+  url: string;
+  token: string;
+  kubeconfigYaml: string;
+  env(label?: string): Record<string, string>;
+  requests: {
+    filter(filter: { since?: number }): {
+      method: string;
+      path: string;
+      query: Record<string, string>;
+      userAgent: string;
+      verb: string;
+    }[];
+  };
+  stop(): Promise<void>;
+}
+
+export interface World<C extends Cluster = TestCluster> {
+  cluster: C;
   repo: ChartRepository;
   mirror: HelmMirror;
   helmVersion: HelmVersion;
@@ -44,10 +67,25 @@ export interface WorldOptions extends TestClusterOptions {
   credentials?: Credentials;
 }
 
+/** A world on the in-process test cluster. */
 export async function startWorld(options: WorldOptions = {}): Promise<World> {
+  return assemble(startTestCluster(options), options);
+}
+
+/** A world on a real Kubernetes control plane (test/control-plane). */
+export async function startRealWorld(
+  options: ControlPlaneOptions & Pick<WorldOptions, 'helmVersion' | 'credentials'> = {},
+): Promise<World<ControlPlane>> {
+  return assemble(startControlPlane(options), options);
+}
+
+async function assemble<C extends Cluster>(
+  starting: Promise<C>,
+  options: Pick<WorldOptions, 'helmVersion' | 'credentials'>,
+): Promise<World<C>> {
   const helmVersion = options.helmVersion ?? 'v3.18.0';
   const [cluster, repo, mirror] = await Promise.all([
-    startTestCluster(options),
+    starting,
     startChartRepository({ credentials: options.credentials }),
     startHelmMirror({ credentials: options.credentials }),
   ]);
@@ -76,7 +114,7 @@ export async function startWorld(options: WorldOptions = {}): Promise<World> {
 }
 
 /** Runs a set-up Helm command against the world's cluster; rejects with Helm's stderr. */
-export async function helm(world: World, args: string[]): Promise<string> {
+export async function helm(world: World<Cluster>, args: string[]): Promise<string> {
   try {
     return (await run(world.helm, args, { env: world.helmEnv })).stdout;
   } catch (error) {
@@ -87,7 +125,7 @@ export async function helm(world: World, args: string[]): Promise<string> {
 
 /** Installs a fixture Milvus release with real Helm and waits until it is ready. */
 export async function installMilvus(
-  world: World,
+  world: World<Cluster>,
   options: Omit<MilvusInstallOptions, 'chartRef' | 'namespace' | 'release'> &
     Partial<Pick<MilvusInstallOptions, 'namespace' | 'release'>>,
 ): Promise<void> {
@@ -132,7 +170,7 @@ export function parseOutputs(text: string): Record<string, string> {
 }
 
 /** The `with:` inputs that point the action at this world, before a test's own. */
-export function worldInputs(world: World): Record<string, string> {
+export function worldInputs(world: World<Cluster>): Record<string, string> {
   return {
     ...actionDefaults(),
     'release-name': 'my-milvus',
@@ -169,7 +207,7 @@ const CANCEL_SEQUENCE: [NodeJS.Signals, number][] = [
  * `GITHUB_OUTPUT`, `GITHUB_STEP_SUMMARY`, `RUNNER_TEMP` and `RUNNER_TOOL_CACHE` files and folders.
  */
 export async function runAction(
-  world: World,
+  world: World<Cluster>,
   inputs: Record<string, string> = {},
   options: RunOptions = {},
 ): Promise<ActionRun> {

@@ -15,12 +15,14 @@ const milvus = (component: string, image: string): Workload => ({
   name: `rel-milvus-${component}`,
   labels: { 'app.kubernetes.io/name': 'milvus', component },
   fields: { [`image ${component}`]: image },
+  object: {},
 });
 const dependency = (name: string, fields: Record<string, string>): Workload => ({
   kind: 'StatefulSet',
   name,
   labels: { app: name },
   fields,
+  object: {},
 });
 const rendered = (...workloads: Workload[]): Rendered => ({
   objects: [],

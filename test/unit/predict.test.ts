@@ -66,8 +66,12 @@ describe('reading a manifest', () => {
       'Deployment/my-milvus-proxy',
       'ConfigMap/my-milvus',
     ]);
-    const { spec, ...workload } = rendered.workloads[0] ?? {};
-    assert.ok(spec, 'a StatefulSet keeps its spec for the API server to judge');
+    const { object, ...workload } = rendered.workloads[0] ?? { object: undefined };
+    assert.equal(
+      object?.kind,
+      'StatefulSet',
+      'the whole object is kept for the API server to judge',
+    );
     assert.deepEqual(workload, {
       kind: 'StatefulSet',
       name: 'my-milvus-etcd',
@@ -96,6 +100,7 @@ describe('reading a manifest', () => {
       chartVersion: '4.2.58',
       appVersion: '2.5.16',
       manifest: manifest({ queue: PULSAR, workloads: [] }),
+      applyMethod: '',
     });
     assert.equal((v.values.pulsar as Values).enabled, true);
     assert.equal((v.values.pulsarv3 as Values).enabled, false);
