@@ -43,26 +43,32 @@ async function assertPulsarV2Kept(world: World, pulsarUids: Record<string, strin
   }
 }
 
+/** A world with a release on chart 4.2.20's default Pulsar v2, and its Pulsar StatefulSets' uids. */
+async function pulsarV2World(helmVersion: HelmVersion) {
+  const world = await startWorld({ rolloutMs: 30, helmVersion });
+  await installMilvus(world, {
+    chartVersion: '4.2.20',
+    milvusVersion: 'v2.5.10',
+    layout: 'separate',
+    mq: 'pulsar',
+  });
+  const sets = await api(world).apps.listNamespacedStatefulSet({ namespace: 'default' });
+  const pulsarUids = Object.fromEntries(
+    sets.items
+      .filter((set) => set.metadata?.name?.includes('-pulsar-'))
+      .map((set) => [set.metadata?.name ?? '', set.metadata?.uid ?? '']),
+  );
+  assert.ok(Object.keys(pulsarUids).length >= 4, 'Pulsar v2 StatefulSets installed');
+  return { world, pulsarUids };
+}
+
 for (const helmVersion of ['v3.18.0', 'v4.1.4'] as HelmVersion[]) {
   const major = helmVersion.startsWith('v4') ? 4 : 3;
   describe(`Helm ${major}: a re-run after a stopped hop 1 keeps Pulsar v2`, () => {
     let world: World;
     let pulsarUids: Record<string, string>;
     before(async () => {
-      world = await startWorld({ rolloutMs: 30, helmVersion });
-      await installMilvus(world, {
-        chartVersion: '4.2.20',
-        milvusVersion: 'v2.5.10',
-        layout: 'separate',
-        mq: 'pulsar',
-      });
-      const sets = await api(world).apps.listNamespacedStatefulSet({ namespace: 'default' });
-      pulsarUids = Object.fromEntries(
-        sets.items
-          .filter((set) => set.metadata?.name?.includes('-pulsar-'))
-          .map((set) => [set.metadata?.name ?? '', set.metadata?.uid ?? '']),
-      );
-      assert.ok(Object.keys(pulsarUids).length >= 4, 'Pulsar v2 StatefulSets installed');
+      ({ world, pulsarUids } = await pulsarV2World(helmVersion));
     });
     after(() => world.stop());
 
@@ -123,19 +129,7 @@ for (const helmVersion of ['v3.18.0', 'v4.1.4'] as HelmVersion[]) {
     let world: World;
     let pulsarUids: Record<string, string>;
     before(async () => {
-      world = await startWorld({ rolloutMs: 30, helmVersion });
-      await installMilvus(world, {
-        chartVersion: '4.2.20',
-        milvusVersion: 'v2.5.10',
-        layout: 'separate',
-        mq: 'pulsar',
-      });
-      const sets = await api(world).apps.listNamespacedStatefulSet({ namespace: 'default' });
-      pulsarUids = Object.fromEntries(
-        sets.items
-          .filter((set) => set.metadata?.name?.includes('-pulsar-'))
-          .map((set) => [set.metadata?.name ?? '', set.metadata?.uid ?? '']),
-      );
+      ({ world, pulsarUids } = await pulsarV2World(helmVersion));
     });
     after(() => world.stop());
 

@@ -60,20 +60,26 @@ async function pausedDeployments(world: World): Promise<string[]> {
     .map((d) => d.metadata?.labels?.component ?? '');
 }
 
+/** A world with a v2.5.16 mixcoord release on chart 4.2.58, ready for hop 2. */
+async function mixcoordWorld(helmVersion: HelmVersion, queryNodeReplicas: number): Promise<World> {
+  const world = await startWorld({ rolloutMs: 150, helmVersion });
+  await installMilvus(world, {
+    chartVersion: '4.2.58',
+    milvusVersion: 'v2.5.16',
+    layout: 'mixcoord',
+    mq: 'pulsarv3',
+    queryNodeReplicas,
+  });
+  return world;
+}
+
 for (const helmVersion of ['v3.18.0', 'v4.1.4'] as HelmVersion[]) {
   const major = helmVersion.startsWith('v4') ? 4 : 3;
 
   describe(`Helm ${major}: hop 2 rolls in Milvus' order`, () => {
     let world: World;
     before(async () => {
-      world = await startWorld({ rolloutMs: 150, helmVersion });
-      await installMilvus(world, {
-        chartVersion: '4.2.58',
-        milvusVersion: 'v2.5.16',
-        layout: 'mixcoord',
-        mq: 'pulsarv3',
-        queryNodeReplicas: 2,
-      });
+      world = await mixcoordWorld(helmVersion, 2);
     });
     after(() => world.stop());
 
@@ -113,13 +119,7 @@ for (const helmVersion of ['v3.18.0', 'v4.1.4'] as HelmVersion[]) {
   describe(`Helm ${major}: a run killed mid-rollout is resumed in order`, () => {
     let world: World;
     before(async () => {
-      world = await startWorld({ rolloutMs: 150, helmVersion });
-      await installMilvus(world, {
-        chartVersion: '4.2.58',
-        milvusVersion: 'v2.5.16',
-        layout: 'mixcoord',
-        mq: 'pulsarv3',
-      });
+      world = await mixcoordWorld(helmVersion, 1);
     });
     after(() => world.stop());
 
