@@ -5,13 +5,10 @@ import { InputError } from './context.ts';
 import { UNCHANGED, UpgradeError } from './errors.ts';
 import type { Helm } from './helm.ts';
 import { rollbackCommand } from './helm-args.ts';
-import { HelmError } from './helm-errors.ts';
+import { isBusy } from './helm-errors.ts';
 import { findRelease } from './inspect.ts';
 import { Cancelled } from './process.ts';
 import { describeState, type Progress } from './progress.ts';
-
-/** Helm's words when another operation holds the release (a second run, a person, a CD tool). */
-const BUSY = /another operation \(install\/upgrade\/rollback\) is in progress|already exists/;
 
 /** Turns any failure into what failed, the cluster's state now, and the next step. */
 export async function failureMessage(
@@ -41,7 +38,7 @@ export async function failureMessage(
     ).message;
   }
   const failed = `Hop ${hop.number} (${hop.from} → ${hop.to}) failed: ${what}`;
-  if (error instanceof HelmError && BUSY.test(error.stderr)) {
+  if (isBusy(error)) {
     return new UpgradeError(
       failed,
       state,

@@ -2,6 +2,14 @@
 /** Most of Helm's stderr an error keeps: enough for Helm's message, not a dump of a manifest. */
 export const STDERR_LIMIT = 1500;
 
+/** Helm's words when another operation holds the release (a second run, a person, a CD tool). */
+const BUSY = /another operation \(install\/upgrade\/rollback\) is in progress|already exists/i;
+
+/** Whether Helm failed because another operation holds the release. */
+export function isBusy(error: unknown): boolean {
+  return error instanceof HelmError && BUSY.test(error.stderr);
+}
+
 /** A Helm command that exited non-zero (or could not start). */
 export class HelmError extends Error {
   /** `status`, `upgrade`, `repo add`, … */
@@ -46,9 +54,7 @@ function hintFor(subcommand: string, stderr: string): string {
     return 'The cluster rejected the credentials: refresh the kubeconfig (tokens in it may have expired).';
   if (/forbidden/i.test(stderr))
     return 'The kubeconfig user lacks permission for this: grant it rights to manage the release namespace (Secrets, Deployments, StatefulSets, Services, ConfigMaps, Jobs, Pods).';
-  if (
-    /another operation \(install\/upgrade\/rollback\) is in progress|already exists/i.test(stderr)
-  )
+  if (BUSY.test(stderr))
     return 'Another Helm operation holds the release: wait for it to finish (helm status shows it), then run the action again; do not roll back meanwhile.';
   if (/has no deployed releases/.test(stderr))
     return 'Helm has no deployed revision of this release: check release-name and namespace (helm list --all --namespace <ns>), and roll back a failed release to its last good revision first.';

@@ -4,6 +4,7 @@
 import type { V1Deployment, V1Pod } from '@kubernetes/client-node';
 import { describePods } from './assess.ts';
 import type { Helm } from './helm.ts';
+import { isBusy } from './helm-errors.ts';
 import { milvusSelector, toDeploymentInfo, toPodInfo } from './inspect.ts';
 import { type Kube, WaitTimeout } from './kube.ts';
 import type { Component, RolloutStep } from './milvus.ts';
@@ -81,6 +82,8 @@ export async function rollInOrder(
   const toHold = before.filter((d) => hop.components.includes(d.component) && !d.paused);
   await Promise.all(toHold.map((d) => kube.setHeld(namespace, d.name, heldFor)));
   for (const d of toHold) held.add(d.name);
+  /** What this run paused itself; the rest was held by an earlier (or a concurrent) run. */
+  const ours = new Set(toHold.map((d) => d.name));
   if (held.size > 0) log(`Holding ${[...held].join(', ')} for the ordered rollout.`);
 
   const upgrade = settle(helm.upgrade(hop.args));
@@ -142,10 +145,13 @@ export async function rollInOrder(
     return steps;
   } catch (error) {
     if (error instanceof Cancelled || cancellation()) throw error;
-    // A reported failure leaves nothing paused: the rest is released, in order.
+    // A reported failure leaves nothing paused: the rest is released, in order. When another
+    // operation holds the release, what it holds is its own to release.
+    const release = isBusy(error) ? ours : held;
     for (const step of order) {
       const name = before.find((d) => d.component === step.component)?.name;
-      if (name && held.has(name)) await kube.setHeld(namespace, name, undefined);
+      if (name && held.has(name) && release.has(name))
+        await kube.setHeld(namespace, name, undefined);
     }
     // Helm's own outcome is the better account of a failed hop; let it finish recording it.
     await upgrade;

@@ -19,6 +19,7 @@ import {
   jobDirs,
   leftInTemp,
   log,
+  milvusDeployments,
   releaseRecords,
   tail,
 } from './checks.ts';
@@ -208,5 +209,11 @@ describe('API failures the action cannot ride out, and two runs at once', () => 
     );
     assert.doesNotMatch(message, /helm rollback/);
     await assertAt264(world, (await releaseRecords(world)).at(-1)?.revision ?? 0);
+    const paused = (await milvusDeployments(world)).filter((d) => d.spec?.paused);
+    assert.deepEqual(
+      paused.map((d) => d.metadata?.name),
+      [],
+      'neither run left a Deployment paused',
+    );
   });
 });

@@ -54,6 +54,16 @@ async function observeRollout(world: World) {
   return { first, landed, stop: () => controller.abort() };
 }
 
+/** Runs the action while observing the rollout through the API server. */
+async function actObserved(world: World) {
+  const observer = await observeRollout(world);
+  try {
+    return { run: await act(world, { timeout: '2m' }), observer };
+  } finally {
+    observer.stop();
+  }
+}
+
 async function pausedDeployments(world: World): Promise<string[]> {
   return (await milvusDeployments(world))
     .filter((d) => d.spec?.paused)
@@ -84,13 +94,7 @@ for (const helmVersion of ['v3.18.0', 'v4.1.4'] as HelmVersion[]) {
     after(() => world.stop());
 
     test('each component starts only once the one before it has landed', async () => {
-      const observer = await observeRollout(world);
-      let run: Awaited<ReturnType<typeof act>>;
-      try {
-        run = await act(world, { timeout: '2m' });
-      } finally {
-        observer.stop();
-      }
+      const { run, observer } = await actObserved(world);
       assertSucceeded(run);
       await assertAt264(world, 2);
       assert.deepEqual(
@@ -151,13 +155,7 @@ for (const helmVersion of ['v3.18.0', 'v4.1.4'] as HelmVersion[]) {
       for (let i = 0; i < 200 && (await latestRecord(world)).status.startsWith('pending'); i++) {
         await new Promise((resolve) => setTimeout(resolve, 100));
       }
-      const observer = await observeRollout(world);
-      let run: Awaited<ReturnType<typeof act>>;
-      try {
-        run = await act(world, { timeout: '2m' });
-      } finally {
-        observer.stop();
-      }
+      const { run, observer } = await actObserved(world);
       assertSucceeded(run);
       assert.match(
         run.stdout,
