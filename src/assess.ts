@@ -1,6 +1,7 @@
 // Pure rules that turn what was observed of a release into facts the planner can trust, or a
 // refusal that says why the action will not touch it.
 import { refusal } from './errors.ts';
+import { describePods, expectationOf, landingProblems, unreadyPods } from './landing.ts';
 import {
   type Component,
   type HopSpec,
@@ -8,8 +9,8 @@ import {
   LEGACY_COORDINATORS,
   MINIMUM_SOURCE_VERSION,
 } from './milvus.ts';
+import type { ObservedRelease, PodInfo, ReleaseInfo, Values } from './observed.ts';
 import { isOn, type QueueReading, readQueue } from './queue.ts';
-import type { ObservedRelease, PodInfo, ReleaseInfo, Values } from './state.ts';
 import { valueAt } from './values.ts';
 import {
   compareVersions,
@@ -51,24 +52,6 @@ export interface Assessment {
   warnings: string[];
 }
 
-const MAX_LISTED = 8;
-
-/** Pod names with why each is not ready, cut to a readable length. */
-export function describePods(pods: readonly PodInfo[]): string {
-  const shown = pods
-    .slice(0, MAX_LISTED)
-    .map((pod) => `${pod.name} (${pod.reason ?? pod.phase})`)
-    .join(', ');
-  return pods.length > MAX_LISTED ? `${shown} and ${pods.length - MAX_LISTED} more` : shown;
-}
-
-/** Pods that should be ready but are not: finished Job pods and pods on their way out aside. */
-export function unreadyPods(pods: readonly PodInfo[]): PodInfo[] {
-  return pods.filter(
-    (pod) => !pod.ready && pod.phase !== 'Succeeded' && pod.phase !== 'Terminating',
-  );
-}
-
 /** Whether the release's user values carry every `--set` of this hop (its fingerprint). */
 function carriesHop(userValues: Values, spec: HopSpec, version: string | undefined): boolean {
   const tag = valueAt(userValues, 'image.all.tag');
@@ -77,47 +60,35 @@ function carriesHop(userValues: Values, spec: HopSpec, version: string | undefin
   return sameTag && spec.sets.every(([key, value]) => String(valueAt(userValues, key)) === value);
 }
 
-function sameComponents(present: readonly Component[], expected: readonly Component[]): boolean {
-  return present.length === expected.length && expected.every((c) => present.includes(c));
-}
-
-interface Rollout {
-  release: ReleaseInfo;
-  versions: string[];
-  components: Component[];
-  unready: PodInfo[];
-  /** Milvus Deployments still paused: their rollout has not happened. */
-  paused: string[];
-}
-
-/** Whether the release is exactly where `spec` at `version` leaves a healthy cluster. */
-function complete(r: Rollout, spec: HopSpec, version: string | undefined): boolean {
-  return (
-    r.release.status === 'deployed' &&
-    r.unready.length === 0 &&
-    r.paused.length === 0 &&
-    r.versions.length === 1 &&
-    (version === undefined
-      ? series(r.versions[0] ?? '') === spec.series
-      : r.versions[0] === version) &&
-    sameComponents(r.components, spec.components)
-  );
+/** Whether the release is exactly where a hop to `version` leaves a healthy cluster. */
+function complete(
+  observed: ObservedRelease,
+  release: ReleaseInfo,
+  spec: HopSpec,
+  version: string,
+): boolean {
+  const expect = expectationOf(spec, version);
+  return landingProblems(release, observed.pods, observed.deployments, expect).length === 0;
 }
 
 function stoppedHop(
   observed: ObservedRelease,
-  r: Rollout,
+  release: ReleaseInfo,
+  versions: readonly string[],
   t: Targets,
   standalone: boolean,
 ): 1 | 2 | undefined {
   const { userValues } = observed;
-  const chart = r.release.chartVersion;
+  const chart = release.chartVersion;
   const specs = hopSpecs(standalone);
   if (chart === t.targetChartVersion && carriesHop(userValues, specs[2], t.targetVersion)) {
-    return complete(r, specs[2], t.targetVersion) ? undefined : 2;
+    return complete(observed, release, specs[2], t.targetVersion) ? undefined : 2;
   }
   if (chart === t.intermediateChartVersion && carriesHop(userValues, specs[1], undefined)) {
-    return complete(r, specs[1], undefined) ? undefined : 1;
+    // Hop 1 may have landed on another 2.5 release than today's intermediate-version input.
+    const [only] = versions;
+    const landed = versions.length === 1 && only && series(only) === '2.5' ? only : undefined;
+    return complete(observed, release, specs[1], landed ?? t.intermediateVersion) ? undefined : 1;
   }
   return undefined;
 }
@@ -188,14 +159,7 @@ export function assess(observed: ObservedRelease, targets: Targets): Assessment 
   const highest = versions[versions.length - 1] as string;
   const unready = unreadyPods(observed.pods);
   const paused = observed.deployments.filter((d) => d.paused);
-  const rollout: Rollout = {
-    release,
-    versions,
-    components,
-    unready,
-    paused: paused.map((d) => d.name),
-  };
-  const stopped = stoppedHop(observed, rollout, targets, standalone);
+  const stopped = stoppedHop(observed, release, versions, targets, standalone);
 
   const preview = versions.find(isPrerelease);
   if (preview) {
@@ -290,7 +254,7 @@ export function assess(observed: ObservedRelease, targets: Targets): Assessment 
     unready,
     stoppedHop: stopped,
     deployedRevision: observed.deployedRevision,
-    atTarget: complete(rollout, hopSpecs(standalone)[2], targets.targetVersion),
+    atTarget: complete(observed, release, hopSpecs(standalone)[2], targets.targetVersion),
     warnings,
   };
 }

@@ -1,12 +1,14 @@
 // Failure policy: what failed, the state the cluster is left in, and the next step, from the
 // progress of the run: resume, a rollback before 2.6 only, or waiting for another operation.
-import type { Inputs } from './context.ts';
-import { InputError } from './context.ts';
+
 import { UNCHANGED, UpgradeError } from './errors.ts';
 import type { Helm } from './helm.ts';
 import { rollbackCommand } from './helm-args.ts';
 import { isBusy } from './helm-errors.ts';
+import type { Inputs } from './inputs.ts';
+import { InputError } from './inputs.ts';
 import { findRelease } from './inspect.ts';
+import { MilvusCheckFailed } from './milvus-check.ts';
 import { Cancelled } from './process.ts';
 import { describeState, type Progress } from './progress.ts';
 
@@ -30,6 +32,16 @@ export async function failureMessage(
   const release = await findRelease(helm, i.releaseName, i.namespace).catch(() => undefined);
   p.failedAt = release;
   const state = describeState(p, release);
+  const noRollback =
+    'Do not roll back across the 2.6 boundary: Milvus 2.6 records its streaming state in etcd, and a rollback to 2.5 is not supported.';
+  if (error instanceof MilvusCheckFailed) {
+    const crossed = p.hops.some((h) => h.number === 2);
+    const next =
+      error.kind === 'unhealthy'
+        ? "Look at the Milvus pods' logs for the reasons above and fix the cause, then re-run this workflow with the same inputs: it asks Milvus first and goes on from where it stands."
+        : 'Nothing was rolled back. Check the collections named above with your Milvus client; where data is really gone, restore it from your backup (for example with milvus-backup).';
+    return new UpgradeError(what, state, crossed ? `${next} ${noRollback}` : next).message;
+  }
   if (!hop) {
     return new UpgradeError(
       `The final check failed: ${what}`,
@@ -52,6 +64,6 @@ export async function failureMessage(
       ? `${resume} To return to where you started instead: \`${rollbackCommand(i.releaseName, i.namespace, start)} --wait\`.`
       : hop.number === 1
         ? resume
-        : `${resume} Do not roll back across the 2.6 boundary: Milvus 2.6 records its streaming state in etcd, and a rollback to 2.5 is not supported.`;
+        : `${resume} ${noRollback}`;
   return new UpgradeError(failed, state, next).message;
 }

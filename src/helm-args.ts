@@ -1,7 +1,8 @@
 // The exact Helm command lines the action runs or shows, built from plain data: pure, so the
 // planner can lay out every hop without running anything.
-import { parseDuration } from './context.ts';
+
 import { refusal } from './errors.ts';
+import { parseDuration } from './inputs.ts';
 
 export interface UpgradeSpec {
   release: string;

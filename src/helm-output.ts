@@ -1,7 +1,7 @@
 // What Helm prints, parsed into plain data; only what is not secret is kept.
 import semver from 'semver';
 import { HelmError } from './helm-errors.ts';
-import type { ReleaseInfo, Values } from './state.ts';
+import type { ReleaseInfo, Values } from './observed.ts';
 
 /** One entry of `helm list`, with the chart split into name and version. */
 export interface ReleaseListEntry extends ReleaseInfo {

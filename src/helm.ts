@@ -25,8 +25,8 @@ import {
   str,
 } from './helm-output.ts';
 import { MINIMUM_HELM_VERSION } from './milvus.ts';
+import type { Values } from './observed.ts';
 import { Cancelled, type Completed, type RunOptions, runProgram } from './process.ts';
-import type { Values } from './state.ts';
 
 /** Helm's message when a release does not exist (`status`, `get values`; Helm 3 and 4). */
 const NOT_FOUND = /\brelease: not found\b/;

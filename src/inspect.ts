@@ -1,10 +1,10 @@
 // Reads a release as it is: Helm's record of it and the pods and Deployments it runs.
 import type { V1Deployment, V1Pod } from '@kubernetes/client-node';
+import { inBackground } from './background.ts';
 import type { Helm } from './helm.ts';
 import { exactFilter } from './helm-args.ts';
 import type { Kube } from './kube.ts';
 import { ALL_COMPONENTS, type Component, HELD_ANNOTATION } from './milvus.ts';
-import { settle } from './settle.ts';
 import type {
   DeploymentInfo,
   ObservedRelease,
@@ -12,7 +12,7 @@ import type {
   PodInfo,
   ReleaseInfo,
   Values,
-} from './state.ts';
+} from './observed.ts';
 import { valueAt } from './values.ts';
 
 /** The chart's `app.kubernetes.io/name` for Milvus objects: `nameOverride`, else the chart name. */
@@ -116,9 +116,9 @@ export async function inspectRelease(
 ): Promise<ObservedRelease> {
   // The values and manifest are read alongside `helm list` rather than after it; when the
   // release does not exist they fail, and the failure is dropped.
-  const user = settle(helm.getValues(release, namespace));
-  const computed = settle(helm.getValues(release, namespace, { all: true }));
-  const manifest = settle(helm.getManifest(release, namespace));
+  const user = inBackground(helm.getValues(release, namespace));
+  const computed = inBackground(helm.getValues(release, namespace, { all: true }));
+  const manifest = inBackground(helm.getManifest(release, namespace));
   const [info, deployments, instancePods, dependencyPods] = await Promise.all([
     findRelease(helm, release, namespace),
     kube.deployments(namespace, releaseSelector(release)),

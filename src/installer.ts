@@ -8,10 +8,8 @@ import { pipeline } from 'node:stream/promises';
 import * as core from '@actions/core';
 import { getExecOutput } from '@actions/exec';
 import * as tc from '@actions/tool-cache';
-import semver from 'semver';
 import { refusal } from './errors.ts';
-import { HELM_CHECKSUMS, MINIMUM_HELM_VERSION } from './milvus.ts';
-import { normalizeVersion } from './versions.ts';
+import { HELM_CHECKSUMS } from './milvus.ts';
 
 export const DEFAULT_HELM_BASE_URL = 'https://get.helm.sh';
 
@@ -50,28 +48,6 @@ export function helmPlatform(
     );
   }
   return { os, arch: helmArch, id: `${os}-${helmArch}`, nodeArch: arch };
-}
-
-/**
- * `3.19.0` or `v3.19.0` → `v3.19.0`. Refuses ranges, `latest`, and versions older than
- * `MINIMUM_HELM_VERSION`.
- */
-export function normalizeHelmVersion(raw: string): string {
-  const normalized = normalizeVersion(raw);
-  const parsed = normalized ? semver.parse(normalized.slice(1)) : null;
-  if (!parsed) {
-    throw refusal(
-      `helm-version "${raw}" is not an exact Helm release version.`,
-      `Set helm-version to a released version such as v3.19.0 (not a range, "latest" or a partial version).`,
-    );
-  }
-  if (semver.lt(parsed, MINIMUM_HELM_VERSION)) {
-    throw refusal(
-      `helm-version v${parsed.version} is older than ${MINIMUM_HELM_VERSION}, the first Helm with --reset-then-reuse-values that the upgrade needs.`,
-      `Set helm-version to v${MINIMUM_HELM_VERSION} or newer, or leave it empty for the default.`,
-    );
-  }
-  return `v${parsed.version}`;
 }
 
 export function helmArchiveName(version: string, platform: HelmPlatform): string {
@@ -189,7 +165,8 @@ function requireRunnerDirectories(): void {
  */
 export async function installHelm(options: InstallHelmOptions): Promise<InstalledHelm> {
   const platform = helmPlatform();
-  const version = normalizeHelmVersion(options.version);
+  // Validated with the inputs: an exact release such as v3.19.0, at least the minimum.
+  const { version } = options;
   const cacheVersion = version.slice(1);
   requireRunnerDirectories();
 

@@ -1,15 +1,19 @@
 // The Kubernetes API as the action uses it: kubeconfig loading (secrets masked), reads that
 // survive transient errors, and waiting on pods with a watch instead of polling.
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, type Socket } from 'node:net';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
+import { Writable } from 'node:stream';
 import * as core from '@actions/core';
 import {
   ApiException,
   AppsV1Api,
+  AuthorizationV1Api,
   CoreV1Api,
   KubeConfig,
   PatchStrategy,
+  PortForward,
   setHeaderOptions,
   type V1Deployment,
   type V1Pod,
@@ -375,6 +379,64 @@ export class Kube {
     );
   }
 
+  /** Whether the kubeconfig's user may `verb` `resource` in `namespace` (the API server's answer). */
+  async allowed(namespace: string, verb: string, resource: string): Promise<boolean> {
+    const [name, subresource] = resource.split('/');
+    const review = await withRetry(`asking whether it may ${verb} ${resource}`, this.caller, () =>
+      this.config.makeApiClient(AuthorizationV1Api).createSelfSubjectAccessReview({
+        body: {
+          spec: { resourceAttributes: { namespace, verb, resource: name, subresource } },
+        },
+      }),
+    );
+    return review.status?.allowed === true;
+  }
+
+  /**
+   * Listens on a free port of 127.0.0.1 and carries each connection to `port` of the pod through
+   * the API server (one WebSocket per connection), as `kubectl port-forward` does.
+   */
+  async forwardPort(namespace: string, pod: string, port: number): Promise<Forward> {
+    const forward = new PortForward(this.config);
+    const sockets = new Set<Socket>();
+    let errors = '';
+    const server = createServer((socket) => {
+      sockets.add(socket);
+      socket.on('close', () => sockets.delete(socket));
+      const stderr = new Writable({
+        write(chunk: Buffer, _encoding, done) {
+          errors = `${errors}${chunk.toString('utf8')}`.slice(-1000);
+          done();
+        },
+      });
+      forward
+        .portForward(namespace, pod, [port], socket, stderr, socket)
+        .then((ws) => {
+          const open = typeof ws === 'function' ? ws() : ws;
+          open?.on('close', () => socket.destroy());
+          socket.on('close', () => open?.close());
+        })
+        .catch((error: unknown) => {
+          errors = `${errors}${error instanceof Error ? error.message : String(error)}`;
+          socket.destroy();
+        });
+    });
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(0, '127.0.0.1', resolve);
+    });
+    const { port: local } = server.address() as { port: number };
+    return {
+      address: `127.0.0.1:${local}`,
+      errors: () => errors.trim(),
+      close: () =>
+        new Promise<void>((resolve) => {
+          for (const socket of sockets) socket.destroy();
+          server.close(() => resolve());
+        }),
+    };
+  }
+
   /**
    * Holds a Deployment (`spec.paused`, which Helm's merge leaves in place) with an annotation
    * that says why, or releases it again; a merge patch touches nothing else.
@@ -448,6 +510,13 @@ export class Kube {
       await sleep(200);
     }
   }
+}
+
+/** A local end of a port-forward; `errors` is what the API server said on its error stream. */
+export interface Forward {
+  address: string;
+  errors(): string;
+  close(): Promise<void>;
 }
 
 /** The wait ran out; carries the objects as last seen so the error can name them. */

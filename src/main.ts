@@ -1,24 +1,29 @@
 // The upgrade, step by step, as the official procedure describes it; one log group per step.
 import * as core from '@actions/core';
-import type { Inputs } from './context.ts';
+import { inBackground } from './background.ts';
 import { failureMessage } from './failure.ts';
 import type { Helm } from './helm.ts';
 import type { ChartVersion } from './helm-output.ts';
+import type { Inputs } from './inputs.ts';
 import { milvusName } from './inspect.ts';
 import { installHelm } from './installer.ts';
 import type { Kube } from './kube.ts';
 import { chooseHops } from './planner.ts';
-import type { PredictContext } from './predict.ts';
 import { watchSignals } from './process.ts';
 import { newProgress } from './progress.ts';
 import { setOutputs, writeSummary } from './report.ts';
-import { settle } from './settle.ts';
 import {
   addRepository,
+  askMilvus,
   checkCharts,
+  compareMilvus,
+  confirmMilvusServes,
+  confirmNothingLost,
   connect,
+  MILVUS_OFF,
   makePlan,
-  REPO,
+  milvusTarget,
+  predictContext,
   readInputs,
   readRelease,
   runHop,
@@ -41,61 +46,65 @@ export async function run(): Promise<void> {
   /** Adds the chart repository in the background; awaited before Helm's directory is removed. */
   let repository: Promise<ChartVersion[]> | undefined;
   const upgrade = async () => {
-    inputs = await core.group('Inputs', async () => readInputs());
-    const i = inputs;
-    progress.release = i.releaseName;
-    progress.namespace = i.namespace;
-    progress.dryRun = i.dryRun;
+    const input = await core.group('Inputs', async () => readInputs());
+    inputs = input;
+    progress.release = input.releaseName;
+    progress.namespace = input.namespace;
+    progress.dryRun = input.dryRun;
 
     const installed = await core.group('Helm', () =>
       installHelm({
-        version: i.helmVersion,
-        baseUrl: i.helmDownloadBaseUrl,
-        sha256: i.helmSha256,
-        auth: i.helmDownloadAuth,
+        version: input.helmVersion,
+        baseUrl: input.helmDownloadBaseUrl,
+        sha256: input.helmSha256,
+        auth: input.helmDownloadAuth,
       }),
     );
     progress.helmVersion = installed.version;
 
-    ({ kube, helm } = await core.group('Cluster', () => connect(i, installed.path)));
-    const h = helm;
-    const k = kube;
+    const session = await core.group('Cluster', () => connect(input, installed.path));
+    ({ kube, helm } = session);
     // Adding the repository needs nothing from the cluster: let it run while the release is read.
-    const available = settle(addRepository(h, i));
+    const available = inBackground(addRepository(session.helm, input));
     repository = available;
 
-    const before = await core.group('Release', () => readRelease(h, k, i));
+    const before = await core.group('Release', () => readRelease(session, input));
     progress.before = before.assessment;
+    const choices = chooseHops(before.assessment, input);
+    const ctx = predictContext(session, input, milvusName(before.view.values, input.chartName));
 
-    const choices = chooseHops(before.assessment, i);
-    if (choices.length === 0) {
-      core.info(`Already at ${i.targetVersion} with the 2.6 components: nothing to do.`);
-    } else {
-      await core.group('Chart repository', async () => checkCharts(i, await available, choices));
-    }
-
-    const ctx: PredictContext = {
-      release: i.releaseName,
-      namespace: i.namespace,
-      chartRef: `${REPO}/${i.chartName}`,
-      helmMajor: h.major,
-      timeout: i.timeout,
-      valuesFiles: i.valuesFiles,
-      milvusName: milvusName(before.view.values, i.chartName),
-      upgradeDependencies: i.upgradeDependencies,
-      refusedStatefulSetUpdate: (name, spec) => k.refusedStatefulSetUpdate(i.namespace, name, spec),
-      applyConflict: (object) => k.applyConflict(i.namespace, object),
+    const milvus = milvusTarget(input, ctx.milvusName);
+    const asked = milvus
+      ? await core.group('Milvus (health and inventory)', () =>
+          askMilvus(session.kube, milvus, choices[0]?.resume ?? false),
+        )
+      : { inventory: undefined, notes: [MILVUS_OFF] };
+    const inventory = asked.inventory;
+    progress.milvus = inventory && {
+      before: inventory,
+      after: undefined,
+      problems: [],
+      unconfirmed: [],
     };
+    progress.notes.push(...asked.notes);
+
+    if (choices.length === 0) {
+      core.info(`Already at ${input.targetVersion} with the 2.6 components: nothing to do.`);
+    } else {
+      await core.group('Chart repository', async () =>
+        checkCharts(input, await available, choices),
+      );
+    }
     const { plan, views } =
       choices.length === 0
         ? { plan: { hops: [], advisories: [] }, views: [] }
         : await core.group('Plan (Helm dry run of every hop)', async () =>
-            makePlan(h, ctx, before.view, choices),
+            makePlan(session.helm, ctx, before.view, choices),
           );
     progress.plan = plan;
     progress.notes.push(...plan.hops.flatMap((hop) => hop.notes), ...plan.advisories);
 
-    if (i.dryRun) {
+    if (input.dryRun) {
       await core.group('Dry run', async () => showDryRun(plan));
       return;
     }
@@ -109,16 +118,28 @@ export async function run(): Promise<void> {
       };
       const done = await core.group(
         `Hop ${hop.number}: ${hop.from} → ${hop.to} (chart ${hop.chartVersion})`,
-        () => runHop(h, k, i, ctx, hop, previous, now),
+        () => runHop(session, input, ctx, hop, previous, now),
       );
       progress.hops.push(done.record);
       progress.after = done.after;
       progress.current = undefined;
+      // The next hop, and the final check, start only on a Milvus that serves.
+      if (milvus) {
+        await core.group(`Milvus after hop ${hop.number}`, () =>
+          confirmMilvusServes(session.kube, milvus, input.timeoutMs, hop.to),
+        );
+      }
     }
     const lastHop = progress.after;
     progress.after = await core.group('Verify', () =>
-      verify(h, k, i, ctx.milvusName, before.assessment, plan, lastHop),
+      verify(session, input, ctx.milvusName, before.assessment, plan, lastHop),
     );
+    if (milvus && inventory) {
+      progress.milvus = await core.group('Milvus (what it holds now)', () =>
+        compareMilvus(session.kube, milvus, inventory, input.timeoutMs),
+      );
+      confirmNothingLost(progress.milvus);
+    }
   };
   try {
     await Promise.race([upgrade(), signals.cancelled]);

@@ -51,6 +51,8 @@ export async function connectMilvus({
     logLevel: 'error',
     // No heartbeats to the server and no timers that outlive the check.
     telemetry: { enabled: false },
+    // The address is the local end of a port-forward: a runner's https_proxy must not take it.
+    channelOptions: { 'grpc.enable_http_proxy': 0 },
     isGlobal: false,
   });
 

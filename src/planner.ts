@@ -4,13 +4,8 @@
 import type { Assessment, Targets } from './assess.ts';
 import type { WorkloadChange } from './changes.ts';
 import { upgradeArgs } from './helm-args.ts';
-import {
-  ALL_COMPONENTS,
-  type Component,
-  type HopSpec,
-  hopSpecs,
-  LEGACY_COORDINATORS,
-} from './milvus.ts';
+import { expectationOf } from './landing.ts';
+import { type Component, type HopSpec, hopSpecs, LEGACY_COORDINATORS } from './milvus.ts';
 import { compareVersions, series } from './versions.ts';
 
 export interface HopChoice {
@@ -141,9 +136,7 @@ export function planHop(
       dryRun: false,
     }),
     components: choice.spec.components,
-    removes: ALL_COMPONENTS.filter(
-      (c) => c !== 'standalone' && !choice.spec.components.includes(c),
-    ),
+    removes: [...expectationOf(choice.spec, choice.to).removes],
     notes: keeping.notes,
     objects: keeping.objects,
     imagePins: keeping.imagePins,

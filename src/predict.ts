@@ -12,6 +12,7 @@ import type { Helm } from './helm.ts';
 import { upgradeArgs } from './helm-args.ts';
 import type { DryRunRelease } from './helm-output.ts';
 import { describeQueue, type Rendered, readManifest, type Workload } from './manifest.ts';
+import type { Values } from './observed.ts';
 import {
   type ArgsContext,
   type HopChoice,
@@ -22,7 +23,6 @@ import {
   planHop,
 } from './planner.ts';
 import { keepQueue, readQueue } from './queue.ts';
-import type { Values } from './state.ts';
 import { mergeValues, valuesFromSets } from './values.ts';
 
 /** A release as Helm has it or would have it: its computed values and what it renders. */

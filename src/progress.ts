@@ -1,10 +1,11 @@
 // The run's progress: a value main owns, filled in from what each step returns; the outputs, the
 // summary and a failure's message are read from it.
 import type { Assessment } from './assess.ts';
+import type { Inventory, Problem } from './inventory.ts';
 import type { Component, MessageQueue } from './milvus.ts';
+import type { ReleaseInfo } from './observed.ts';
 import type { Plan, PlannedHop } from './planner.ts';
 import type { StepRecord } from './rollout.ts';
-import type { ReleaseInfo } from './state.ts';
 import type { Landing } from './verify.ts';
 
 export interface HopRecord {
@@ -19,6 +20,16 @@ export interface HopRecord {
   order: StepRecord[] | undefined;
   added: Component[];
   removed: Component[];
+}
+
+/** What Milvus itself answered (verify-milvus). */
+export interface MilvusFindings {
+  before: Inventory | undefined;
+  after: Inventory | undefined;
+  /** What it lost or broke: the run fails on any. */
+  problems: Problem[];
+  /** Statistics lower on a collection that is not loaded, which count(*) cannot confirm. */
+  unconfirmed: Problem[];
 }
 
 /** The release as the last check found it. */
@@ -36,6 +47,8 @@ export interface Progress {
   /** The hop under way. */
   current: PlannedHop | undefined;
   after: After | undefined;
+  /** Undefined when verify-milvus is off. */
+  milvus: MilvusFindings | undefined;
   /** The release as Helm reported it when the run failed, for the outputs. */
   failedAt: ReleaseInfo | undefined;
   notes: string[];
@@ -53,6 +66,7 @@ export function newProgress(): Progress {
     hops: [],
     current: undefined,
     after: undefined,
+    milvus: undefined,
     failedAt: undefined,
     notes: [],
     failure: undefined,

@@ -7,7 +7,7 @@ import {
   PULSAR_FAMILY_ORDER,
   QUEUE_FLAGS,
 } from './milvus.ts';
-import type { Values } from './state.ts';
+import type { Values } from './observed.ts';
 import { hasPath, mergeValues, valueAt, valuesFromSets } from './values.ts';
 
 export interface QueueReading {

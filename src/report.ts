@@ -2,11 +2,13 @@
 // Only versions, names, revisions and booleans go in here: never values or credentials.
 import * as core from '@actions/core';
 import { describeChanges } from './changes.ts';
+import { describeProblem, inventoryJson, inventoryTable } from './inventory.ts';
 import type { Progress } from './progress.ts';
 
 export function setOutputs(p: Progress): void {
   const before = p.before;
   if (p.helmVersion) core.setOutput('helm-version', p.helmVersion);
+  if (p.milvus?.before) core.setOutput('inventory', inventoryJson(p.milvus.before, p.milvus.after));
   if (!before) return;
   core.setOutput('previous-version', before.lowest);
   core.setOutput('message-queue', before.queue.queue);
@@ -143,6 +145,22 @@ export async function writeSummary(p: Progress): Promise<void> {
         ]),
       ),
     ]);
+  }
+  if (p.milvus?.before) {
+    const { before: was, after: is, problems, unconfirmed } = p.milvus;
+    s.addHeading(is ? 'Milvus data, before and after' : 'Milvus data before', 3);
+    const [header = [], ...rows] = inventoryTable(was, is, problems);
+    s.addTable([
+      header.map((data) => ({ data, header: true })),
+      ...rows.map((row) => row.map(escapeHtml)),
+    ]);
+    if (unconfirmed.length > 0) {
+      s.addList(
+        unconfirmed.map(
+          (u) => `⚠️ ${describeProblem(u)}: not loaded, so count(*) cannot confirm a loss`,
+        ),
+      );
+    }
   }
   if (p.notes.length > 0) {
     s.addHeading('Notes', 3);

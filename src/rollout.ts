@@ -2,16 +2,16 @@
 // Deployments the hop keeps are held (paused) before `helm upgrade`, and released one component at
 // a time once the one before it has landed, while Helm waits for the whole release.
 import type { V1Deployment, V1Pod } from '@kubernetes/client-node';
-import { describePods } from './assess.ts';
+import { inBackground } from './background.ts';
 import type { Helm } from './helm.ts';
 import { isBusy } from './helm-errors.ts';
 import { milvusSelector, toDeploymentInfo, toPodInfo } from './inspect.ts';
 import { type Kube, WaitTimeout } from './kube.ts';
+import { describePods } from './landing.ts';
 import type { Component, RolloutStep } from './milvus.ts';
+import type { PodInfo } from './observed.ts';
 import type { PlannedHop } from './planner.ts';
 import { Cancelled, cancellation } from './process.ts';
-import { settle } from './settle.ts';
-import type { PodInfo } from './state.ts';
 import { imageTag, normalizeVersion } from './versions.ts';
 
 export interface StepRecord {
@@ -86,8 +86,8 @@ export async function rollInOrder(
   const ours = new Set(toHold.map((d) => d.name));
   if (held.size > 0) log(`Holding ${[...held].join(', ')} for the ordered rollout.`);
 
-  const upgrade = settle(helm.upgrade(hop.args));
-  const helmFails = settle(failureOf(upgrade));
+  const upgrade = inBackground(helm.upgrade(hop.args));
+  const helmFails = inBackground(failureOf(upgrade));
   try {
     // Helm has applied once every component exists and every held one runs the new template.
     const applied = (deployments: V1Deployment[]) => {

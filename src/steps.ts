@@ -3,22 +3,33 @@ import * as core from '@actions/core';
 import semver from 'semver';
 import { advisoryWarnings } from './advisories.ts';
 import { type Assessment, assess } from './assess.ts';
+import { inBackground } from './background.ts';
 import { describeChanges } from './changes.ts';
 import { checkChartVersions } from './charts.ts';
-import { getInputs, type Inputs } from './context.ts';
 import { UNCHANGED, UpgradeError } from './errors.ts';
 import { Helm } from './helm.ts';
 import type { ChartVersion } from './helm-output.ts';
+import { getInputs, type Inputs } from './inputs.ts';
 import { inspectRelease } from './inspect.ts';
+import { describeProblem, type Inventory } from './inventory.ts';
 import { Kube } from './kube.ts';
+import { expectationOf } from './landing.ts';
 import { readManifest } from './manifest.ts';
 import { type Component, type MessageQueue, MINIMUM_KUBERNETES_VERSION } from './milvus.ts';
+import {
+  checkPortForward,
+  compareWithBefore,
+  describeLosses,
+  MilvusCheckFailed,
+  type MilvusTarget,
+  takeInventory,
+  waitHealthy,
+} from './milvus-check.ts';
 import type { HopChoice, Plan, PlannedHop } from './planner.ts';
 import { type PredictContext, predictPlan, type ReleaseView, recheckHop } from './predict.ts';
-import type { After, HopRecord } from './progress.ts';
+import type { After, HopRecord, MilvusFindings } from './progress.ts';
 import { readQueue } from './queue.ts';
 import { rollInOrder, type StepRecord } from './rollout.ts';
-import { settle } from './settle.ts';
 import { confirmLanding, type Landing, podProblemsNow } from './verify.ts';
 
 /** The private repository name the chart is added under (in the action's own repository list). */
@@ -37,13 +48,19 @@ export function readInputs(): Inputs {
   return i;
 }
 
-export async function connect(i: Inputs, helmPath: string): Promise<{ kube: Kube; helm: Helm }> {
+/** The cluster as the action reaches it: the Kubernetes API, and Helm pointed at the same. */
+export interface Session {
+  kube: Kube;
+  helm: Helm;
+}
+
+export async function connect(i: Inputs, helmPath: string): Promise<Session> {
   const kube = Kube.load({
     kubeconfig: i.kubeconfig,
     context: i.kubeContext,
     tempDir: process.env.RUNNER_TEMP || '/tmp',
   });
-  const created = settle(Helm.create({ binary: helmPath, env: kube.helmEnv }));
+  const created = inBackground(Helm.create({ binary: helmPath, env: kube.helmEnv }));
   try {
     const [gitVersion, namespace, helm] = await Promise.all([
       kube.serverVersion(),
@@ -90,7 +107,7 @@ export interface ReleaseRead {
   view: ReleaseView;
 }
 
-export async function readRelease(helm: Helm, kube: Kube, i: Inputs): Promise<ReleaseRead> {
+export async function readRelease({ helm, kube }: Session, i: Inputs): Promise<ReleaseRead> {
   const observed = await inspectRelease(helm, kube, i.releaseName, i.namespace, i.chartName);
   const a = assess(observed, i);
   core.info(
@@ -181,8 +198,7 @@ export async function makePlan(
  * Milvus' order or Helm's), and the checks that it landed and kept the queue.
  */
 export async function runHop(
-  helm: Helm,
-  kube: Kube,
+  { helm, kube }: Session,
   i: Inputs,
   ctx: PredictContext,
   hop: PlannedHop,
@@ -198,7 +214,7 @@ export async function runHop(
   }
   core.info(`helm ${hop.args.join(' ')}`);
   const target = { release: i.releaseName, namespace: i.namespace, name: ctx.milvusName };
-  const expect = { version: hop.to, components: hop.components, removes: hop.removes };
+  const expect = expectationOf(hop.spec, hop.to);
   let order: StepRecord[] | undefined;
   try {
     if (i.rolloutOrder === 'milvus') {
@@ -248,8 +264,7 @@ function logLanding(landing: Landing, added: string[], removed: string[]): void 
 
 /** The final check of the release, after the last hop or when there was nothing to do. */
 export async function verify(
-  helm: Helm,
-  kube: Kube,
+  { helm, kube }: Session,
   i: Inputs,
   name: string,
   before: Assessment,
@@ -263,7 +278,7 @@ export async function verify(
       kube,
       { release: i.releaseName, namespace: i.namespace, name },
       last
-        ? { version: last.to, components: last.components, removes: last.removes }
+        ? expectationOf(last.spec, last.to)
         : { version: before.lowest, components: before.components, removes: [] },
       i.timeoutMs,
     ),
@@ -293,4 +308,127 @@ export async function confirmQueue(
     );
   }
   return now.queue;
+}
+
+/** What Helm's dry runs of the hops need to know, and the API checks they make. */
+export function predictContext(
+  { helm, kube }: Session,
+  i: Inputs,
+  milvusName: string,
+): PredictContext {
+  return {
+    release: i.releaseName,
+    namespace: i.namespace,
+    chartRef: `${REPO}/${i.chartName}`,
+    helmMajor: helm.major,
+    timeout: i.timeout,
+    valuesFiles: i.valuesFiles,
+    milvusName,
+    upgradeDependencies: i.upgradeDependencies,
+    refusedStatefulSetUpdate: (name, spec) =>
+      kube.refusedStatefulSetUpdate(i.namespace, name, spec),
+    applyConflict: (object) => kube.applyConflict(i.namespace, object),
+  };
+}
+
+/** Where Milvus is asked; undefined when verify-milvus is off. */
+export function milvusTarget(i: Inputs, name: string): MilvusTarget | undefined {
+  return i.verifyMilvus
+    ? { namespace: i.namespace, release: i.releaseName, name, token: i.milvusToken }
+    : undefined;
+}
+
+export const MILVUS_OFF =
+  'verify-milvus is off: Milvus itself was not asked whether it serves and what it holds.';
+
+/** How long Milvus has to answer healthy before the first hop: it is meant to be serving. */
+const HEALTHY_BEFORE_MS = 30_000;
+
+/**
+ * Milvus' answer before anything changes: its health (a refusal when it does not serve, unless an
+ * earlier run stopped mid-upgrade and this run must finish it) and what it holds.
+ */
+export async function askMilvus(
+  kube: Kube,
+  target: MilvusTarget,
+  resuming: boolean,
+): Promise<{ inventory: Inventory | undefined; notes: string[] }> {
+  await checkPortForward(kube, target.namespace);
+  const next = resuming
+    ? ''
+    : "Fix Milvus first (its pods' logs say more), then re-run; or set verify-milvus: false to upgrade without asking Milvus.";
+  const health = await waitHealthy(kube, target, HEALTHY_BEFORE_MS).catch((error: Error) => {
+    if (resuming) return { healthy: false, reasons: [error.message] };
+    throw new UpgradeError(`Milvus could not be asked: ${error.message}.`, UNCHANGED, next);
+  });
+  const reasons = health.reasons.join('; ') || 'no reason given';
+  if (!health.healthy && !resuming) {
+    throw new UpgradeError(`Milvus reports itself unhealthy: ${reasons}.`, UNCHANGED, next);
+  }
+  if (!health.healthy) {
+    // An interrupted upgrade is why it may not serve: finishing it comes first.
+    const note = `Milvus did not answer healthy before this run finished an interrupted upgrade (${reasons}); its data was not inventoried before.`;
+    core.warning(note);
+    return { inventory: undefined, notes: [note] };
+  }
+  core.info('Milvus answers healthy.');
+  const inventory = await takeInventory(kube, target, HEALTHY_BEFORE_MS);
+  logInventory(inventory);
+  return { inventory, notes: [] };
+}
+
+function logInventory(inventory: Inventory): void {
+  core.info(
+    `Databases: ${inventory.databases.join(', ')}; ${inventory.collections.length} collection(s)`,
+  );
+  for (const c of inventory.collections) {
+    core.info(
+      `  ${c.database}/${c.name}: ${c.exactRows ?? c.rows} rows, ${c.load}, ${c.indexes.length} index(es)`,
+    );
+  }
+}
+
+/** After a hop: Milvus answers healthy within the timeout, or the run stops before the next hop. */
+export async function confirmMilvusServes(
+  kube: Kube,
+  target: MilvusTarget,
+  timeoutMs: number,
+  version: string,
+): Promise<void> {
+  const health = await waitHealthy(kube, target, timeoutMs).catch((error: Error) => ({
+    healthy: false,
+    reasons: [error.message],
+  }));
+  if (!health.healthy) {
+    throw new MilvusCheckFailed(
+      `Milvus ${version} did not answer healthy within the timeout: ${health.reasons.join('; ') || 'no reason given'}`,
+      'unhealthy',
+    );
+  }
+  core.info(`Milvus ${version} answers healthy.`);
+}
+
+/** After the last hop: the same databases, collections and indexes, loaded again, no rows lost. */
+export async function compareMilvus(
+  kube: Kube,
+  target: MilvusTarget,
+  before: Inventory,
+  timeoutMs: number,
+): Promise<MilvusFindings> {
+  const { after, problems, unconfirmed } = await compareWithBefore(kube, target, before, timeoutMs);
+  logInventory(after);
+  for (const p of unconfirmed) {
+    core.warning(`${describeProblem(p)}; not loaded, so count(*) cannot confirm a loss`);
+  }
+  if (problems.length === 0) {
+    core.info('Milvus holds every database, collection, index and row it held before.');
+  }
+  return { before, after, problems, unconfirmed };
+}
+
+/** Fails the run when Milvus lost or broke anything it held before. */
+export function confirmNothingLost(findings: MilvusFindings): void {
+  if (findings.problems.length > 0) {
+    throw new MilvusCheckFailed(describeLosses(findings.problems), 'lost');
+  }
 }

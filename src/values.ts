@@ -1,5 +1,5 @@
 // Helm values as plain data: reading dotted paths and merging layers the way Helm coalesces them.
-import type { Values } from './state.ts';
+import type { Values } from './observed.ts';
 
 function isMap(value: unknown): value is Values {
   return typeof value === 'object' && value !== null && !Array.isArray(value);

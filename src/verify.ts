@@ -1,7 +1,6 @@
-// Confirms that a hop landed: every pod ready, the expected components and no others, every
-// Milvus container at the hop's version, and the release deployed.
+// Confirms that a hop landed (the rule is landing.ts'): waits on the pods with a watch, then
+// checks the Deployments and Helm's record.
 import type { V1Pod } from '@kubernetes/client-node';
-import { describePods, unreadyPods } from './assess.ts';
 import type { Helm } from './helm.ts';
 import {
   findRelease,
@@ -11,15 +10,9 @@ import {
   toPodInfo,
 } from './inspect.ts';
 import { type Kube, WaitTimeout } from './kube.ts';
+import { deploymentProblems, type Expectation, podProblems } from './landing.ts';
 import type { Component } from './milvus.ts';
-import type { PodInfo, ReleaseInfo } from './state.ts';
-import { imageTag, normalizeVersion } from './versions.ts';
-
-export interface Expectation {
-  version: string;
-  components: readonly Component[];
-  removes: readonly Component[];
-}
+import type { ReleaseInfo } from './observed.ts';
 
 /** What a settled cluster looks like after a hop. */
 export interface Landing {
@@ -27,38 +20,6 @@ export interface Landing {
   components: Component[];
   /** Milvus image per component. */
   images: Partial<Record<Component, string>>;
-}
-
-/** Why the pods do not (yet) match the expectation; empty once they do. */
-export function podProblems(pods: readonly PodInfo[], expect: Expectation): string[] {
-  const problems: string[] = [];
-  const milvus = pods.filter((pod) => pod.milvus);
-  const unready = unreadyPods(pods);
-  if (unready.length > 0) problems.push(`pods not ready: ${describePods(unready)}`);
-  // The Milvus Operator's rule: a component with a terminating pod is still rolling.
-  const terminating = milvus.filter((pod) => pod.phase === 'Terminating');
-  if (terminating.length > 0) problems.push(`pods still terminating: ${describePods(terminating)}`);
-  const stale = milvus.filter(
-    (pod) =>
-      pod.phase !== 'Terminating' &&
-      normalizeVersion(imageTag(pod.milvusImage ?? '') ?? '') !== expect.version,
-  );
-  if (stale.length > 0) {
-    problems.push(
-      `pods not at ${expect.version}: ${stale.map((pod) => `${pod.name} (${pod.milvusImage})`).join(', ')}`,
-    );
-  }
-  const leftover = milvus.filter((pod) => expect.removes.includes(pod.component as Component));
-  if (leftover.length > 0) {
-    problems.push(
-      `pods of removed components still present: ${leftover.map((p) => p.name).join(', ')}`,
-    );
-  }
-  const missing = expect.components.filter(
-    (component) => !milvus.some((pod) => pod.component === component && pod.ready),
-  );
-  if (missing.length > 0) problems.push(`no ready pod for: ${missing.join(', ')}`);
-  return problems;
 }
 
 /**
@@ -116,23 +77,7 @@ export async function confirmLanding(
   ]);
   const milvus = deployments.flatMap((d) => toDeploymentInfo(d) ?? []);
   const components = milvus.map((d) => d.component);
-  const problems: string[] = [];
-  const missing = expect.components.filter((c) => !components.includes(c));
-  if (missing.length > 0) problems.push(`Deployments missing: ${missing.join(', ')}`);
-  const extra = components.filter((c) => expect.removes.includes(c));
-  if (extra.length > 0) problems.push(`Deployments that should be gone: ${extra.join(', ')}`);
-  for (const d of milvus) {
-    if (d.paused) problems.push(`Deployment ${d.name} is still paused`);
-    if (
-      d.observedGeneration < d.generation ||
-      d.updatedReplicas < d.replicas ||
-      d.readyReplicas < d.replicas
-    ) {
-      problems.push(
-        `Deployment ${d.name} not rolled out (${d.readyReplicas}/${d.replicas} ready, ${d.updatedReplicas} updated)`,
-      );
-    }
-  }
+  const problems = deploymentProblems(milvus, expect);
   if (!entry) problems.push('the release is no longer listed by Helm');
   else if (entry.status !== 'deployed')
     problems.push(`release status is ${entry.status}, not deployed`);

@@ -38,6 +38,18 @@ describe('Milvus answers health and inventory through the SDK', () => {
     assert.deepEqual(await milvus.checkHealth(), { healthy: true, reasons: [] });
   });
 
+  test("a runner's https_proxy does not take the local connection", async () => {
+    // Nothing listens on port 9: a connection sent through this proxy would fail.
+    process.env.https_proxy = 'http://127.0.0.1:9';
+    try {
+      const proxied = await connectMilvus({ address: lite.address, timeoutMs: 10_000 });
+      assert.deepEqual(await proxied.checkHealth(), { healthy: true, reasons: [] });
+      await proxied.close();
+    } finally {
+      delete process.env.https_proxy;
+    }
+  });
+
   test('inventory: databases, rows, load state and indexes', () => {
     assert.deepEqual(first, {
       databases: ['default', 'shop'],

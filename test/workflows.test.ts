@@ -246,6 +246,47 @@ export function pinProblem(uses: string): string | undefined {
   return `'${uses}' is not pinned to a major version (@v1) or a commit SHA`;
 }
 
+/** A third-party `uses:` line of the project's own workflows, with its trailing comment. */
+export interface PinnedUse {
+  line: number;
+  uses: string;
+  comment: string;
+}
+
+/** The `uses:` lines of a workflow's text (the comments are lost once the YAML is parsed). */
+export function usesLines(source: string): PinnedUse[] {
+  return source.split('\n').flatMap((text, index) => {
+    const match = /^\s*(?:-\s+)?uses:\s*(['"]?)([^\s'"#]+)\1\s*(?:#\s*(.*))?$/.exec(text);
+    if (!match?.[2] || text.trimStart().startsWith('#')) return [];
+    return [{ line: index + 1, uses: match[2], comment: (match[3] ?? '').trim() }];
+  });
+}
+
+/**
+ * The project's workflows run with a write token (release.yml), so a third-party action is pinned
+ * to the commit of a release, which a moved tag cannot change, and names that release in a
+ * `# vX.Y.Z` comment for readers and Dependabot.
+ */
+export function shaPinProblem({ uses, comment }: PinnedUse): string | undefined {
+  if (uses.startsWith('./') || isThisAction(uses)) return undefined;
+  if (uses.startsWith('docker://')) {
+    return /@sha256:[0-9a-f]{64}$/.test(uses) ? undefined : `'${uses}' is not pinned to a digest`;
+  }
+  if (!/^[\w.-]+\/[\w.-]+(?:\/[\w./-]+)?@[0-9a-f]{40}$/.test(uses)) {
+    return `'${uses}' is not pinned to a full commit SHA`;
+  }
+  if (!/^v\d+\.\d+\.\d+$/.test(comment)) {
+    return `'${uses}' has no '# vX.Y.Z' comment naming its release`;
+  }
+  return undefined;
+}
+
+/** The major version a `uses:` names: its tag, or the release in its comment. */
+export function majorOf({ uses, comment }: Pick<PinnedUse, 'uses' | 'comment'>): string {
+  const ref = uses.split('@')[1] ?? '';
+  return /^v\d+/.exec(/^[0-9a-f]{40}$/.test(ref) ? comment : ref)?.[0] ?? ref;
+}
+
 // ---------------------------------------------------------------------------------------------
 
 describe('workflow files', () => {
@@ -363,6 +404,18 @@ describe('the validator catches mistakes (negative cases)', () => {
     assert.ok(pinProblem('actions/checkout@main'));
     assert.ok(pinProblem('actions/checkout@v6.0.1'));
     assert.ok(pinProblem('actions/checkout'));
+    const sha = 'a'.repeat(40);
+    const pinned = (line: string) => usesLines(line).map((use) => shaPinProblem(use) ?? 'ok');
+    assert.deepEqual(pinned(`      - uses: actions/checkout@${sha} # v6.1.0`), ['ok']);
+    assert.deepEqual(pinned(`        uses: "actions/checkout@${sha}"  #  v6.1.0`), ['ok']);
+    assert.deepEqual(pinned('        uses: ./'), ['ok']);
+    assert.deepEqual(pinned('      # uses: actions/checkout@v6'), []);
+    assert.match(pinned('        uses: actions/checkout@v6')[0] ?? '', /full commit SHA/);
+    assert.match(pinned(`        uses: actions/checkout@${sha}`)[0] ?? '', /vX\.Y\.Z/);
+    assert.match(pinned(`        uses: actions/checkout@${sha} # v6`)[0] ?? '', /vX\.Y\.Z/);
+    assert.match(pinned(`        uses: actions/checkout@${sha.slice(1)} # v6.1.0`)[0] ?? '', /SHA/);
+    assert.equal(majorOf({ uses: `actions/checkout@${sha}`, comment: 'v6.1.0' }), 'v6');
+    assert.equal(majorOf({ uses: 'actions/checkout@v6', comment: '' }), 'v6');
   });
 });
 
@@ -445,6 +498,8 @@ describe('README', () => {
       'kubernetes permissions (rbac)',
       'air-gapped use',
       'helm 3 and helm 4',
+      'proxies',
+      'supported runners',
       'performance',
     ]) {
       assert.ok(headings.includes(wanted), `README has no "${wanted}" heading`);
@@ -531,19 +586,53 @@ describe('consistency', () => {
     assert.deepEqual(problems, []);
   });
 
-  it('third-party actions are pinned to a major version or a commit SHA, the same everywhere', () => {
+  it('the project workflows pin third-party actions to a release commit SHA with its version', () => {
     const problems: string[] = [];
-    const refs = new Map<string, Set<string>>();
+    const shas = new Map<string, Set<string>>();
+    for (const path of WORKFLOW_FILES) {
+      const uses = usesLines(read(path));
+      const parsed = steps(parse(read(path)) as Workflow).filter(({ step }) => step.uses);
+      // Every step's `uses:` was seen by the line scanner, so none escapes the check.
+      assert.equal(uses.length, parsed.length, `${path}: uses: lines the scanner did not read`);
+      for (const use of uses) {
+        const problem = shaPinProblem(use);
+        if (problem) problems.push(`${path}:${use.line}: ${problem}`);
+        if (use.uses.startsWith('./')) continue;
+        const name = (use.uses.split('@')[0] ?? '').toLowerCase();
+        shas.set(name, (shas.get(name) ?? new Set()).add(`${use.uses} # ${use.comment}`));
+      }
+    }
+    for (const [name, pins] of shas) {
+      if (pins.size > 1) problems.push(`${name} is pinned differently: ${[...pins].join(', ')}`);
+    }
+    assert.deepEqual(problems, []);
+  });
+
+  it('examples and README pin third-party actions to a major version or a SHA, one major per action', () => {
+    const problems: string[] = [];
+    const majors = new Map<string, Set<string>>();
+    const note = (name: string, major: string) => {
+      // An example pinned to a bare SHA names no major to compare.
+      if (/^v\d+$/.test(major)) {
+        majors.set(name.toLowerCase(), (majors.get(name.toLowerCase()) ?? new Set()).add(major));
+      }
+    };
     for (const { label, workflow } of SOURCES) {
+      if (label.startsWith('.github/')) continue;
       for (const { step } of steps(workflow)) {
         if (!step.uses || isThisAction(step.uses)) continue;
         const problem = pinProblem(step.uses);
         if (problem) problems.push(`${label}: ${problem}`);
-        const [name = '', ref = ''] = step.uses.split('@');
-        refs.set(name.toLowerCase(), (refs.get(name.toLowerCase()) ?? new Set()).add(ref));
+        note(step.uses.split('@')[0] ?? '', majorOf({ uses: step.uses, comment: '' }));
       }
     }
-    for (const [name, versions] of refs) {
+    // Users copy the examples: they stay on the majors the project's own workflows run.
+    for (const path of WORKFLOW_FILES) {
+      for (const use of usesLines(read(path))) {
+        if (!use.uses.startsWith('./')) note(use.uses.split('@')[0] ?? '', majorOf(use));
+      }
+    }
+    for (const [name, versions] of majors) {
       if (versions.size > 1) problems.push(`${name} is used at ${[...versions].join(' and ')}`);
     }
     assert.deepEqual(problems, []);
@@ -615,6 +704,23 @@ describe('consistency', () => {
     assert.deepEqual(missing, [], `workflows run scripts package.json lacks`);
   });
 
+  it('.env.example names every input of action.yml, and only those, for npm run local-action', () => {
+    const named = [...read('.env.example').matchAll(/^#?\s*INPUT_([A-Z0-9_-]+)=/gm)].map(
+      ([, name]) => (name ?? '').toLowerCase(),
+    );
+    assert.deepEqual(
+      named.filter((name) => !INPUTS.has(name)),
+      [],
+      '.env.example names inputs action.yml lacks',
+    );
+    assert.deepEqual(
+      [...INPUTS].filter((name) => !named.includes(name)),
+      [],
+      'inputs missing from .env.example',
+    );
+    assert.match(read('.gitignore'), /^\.env$/m, '.env is not ignored by git');
+  });
+
   it('dependabot keeps npm and GitHub Actions current', () => {
     const config = parse(read('.github/dependabot.yml')) as {
       version: number;
@@ -634,5 +740,86 @@ describe('consistency', () => {
     assert.ok(read('CHANGELOG.md').includes(`## [${version}]`), `CHANGELOG.md has no ${version}`);
     assert.match(read('SECURITY.md'), /vulnerabilit/i);
     assert.match(read('CONTRIBUTING.md'), /npm test/);
+  });
+});
+
+describe('issue templates and code owners', () => {
+  interface FormElement {
+    type: string;
+    id?: string;
+    attributes?: { label?: string; value?: string; render?: string; options?: unknown[] };
+    validations?: { required?: boolean };
+  }
+  interface IssueForm {
+    name?: string;
+    description?: string;
+    body?: FormElement[];
+  }
+  const TYPES = new Set(['markdown', 'input', 'textarea', 'dropdown', 'checkboxes']);
+  const form = (name: string) => parse(read(`.github/ISSUE_TEMPLATE/${name}`)) as IssueForm;
+
+  /** What GitHub refuses in an issue form: no name or body, unknown types, missing labels or ids. */
+  function formProblems({ name, description, body }: IssueForm): string[] {
+    const problems: string[] = [];
+    if (!name || !description) problems.push('no name or description');
+    if (!Array.isArray(body) || body.length === 0) return [...problems, 'no body'];
+    const ids = body.flatMap((element) => (element.id ? [element.id] : []));
+    if (new Set(ids).size !== ids.length) problems.push(`duplicate ids: ${ids.join(', ')}`);
+    for (const [index, element] of body.entries()) {
+      if (!TYPES.has(element.type)) problems.push(`body[${index}]: unknown type ${element.type}`);
+      if (element.type === 'markdown') {
+        if (!element.attributes?.value) problems.push(`body[${index}]: markdown without value`);
+        continue;
+      }
+      if (!element.id || !/^[\w-]+$/.test(element.id)) problems.push(`body[${index}]: bad id`);
+      if (!element.attributes?.label) problems.push(`body[${index}]: no label`);
+      if (['dropdown', 'checkboxes'].includes(element.type) && !element.attributes?.options?.length)
+        problems.push(`body[${index}]: no options`);
+    }
+    return problems;
+  }
+
+  it('has a bug report and a feature request that GitHub can render', () => {
+    const templates = readdirSync(join(ROOT, '.github/ISSUE_TEMPLATE')).sort();
+    assert.deepEqual(templates, ['bug_report.yml', 'config.yml', 'feature_request.yml']);
+    for (const name of ['bug_report.yml', 'feature_request.yml']) {
+      assert.deepEqual(formProblems(form(name)), [], name);
+    }
+  });
+
+  it('the bug report asks for the versions and the job log without secrets, all required', () => {
+    const body = form('bug_report.yml').body ?? [];
+    const byId = new Map(body.map((element) => [element.id, element]));
+    for (const id of ['action-version', 'helm-version', 'milvus-before', 'milvus-target', 'log']) {
+      assert.equal(byId.get(id)?.validations?.required, true, `${id} is not a required field`);
+    }
+    assert.equal(byId.get('log')?.type, 'textarea');
+    assert.equal(byId.get('log')?.attributes?.render, 'text', 'the log is not rendered as code');
+    assert.match(JSON.stringify(byId.get('log')), /secrets removed/);
+    assert.match(JSON.stringify(byId.get('secrets')), /"required":true/);
+  });
+
+  it('config.yml turns blank issues off and points security reports to private reporting', () => {
+    const config = parse(read('.github/ISSUE_TEMPLATE/config.yml')) as {
+      blank_issues_enabled?: boolean;
+      contact_links?: { name?: string; url?: string; about?: string }[];
+    };
+    assert.equal(config.blank_issues_enabled, false);
+    const links = config.contact_links ?? [];
+    for (const link of links) {
+      assert.ok(link.name && link.about, `contact link ${link.url} has no name or about`);
+      assert.match(link.url ?? '', /^https:\/\//);
+    }
+    assert.ok(links.some((link) => link.url?.endsWith('/security/advisories/new')));
+  });
+
+  it('CODEOWNERS gives every path an owner', () => {
+    const rules = read('.github/CODEOWNERS')
+      .split('\n')
+      .filter((line) => line.trim() && !line.trimStart().startsWith('#'));
+    assert.ok(
+      rules.some((line) => /^\*\s+@\S+/.test(line)),
+      'no catch-all (*) rule with an owner',
+    );
   });
 });

@@ -6,21 +6,21 @@
 // a change here takes under a minute; later calls return at once. Builds are reproducible.
 //
 //   node test/control-plane/build.ts    build if missing, then print the binaries' paths as JSON
-import { execFile, spawn } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import {
-  copyFileSync,
-  existsSync,
-  mkdirSync,
-  readFileSync,
-  renameSync,
-  rmSync,
-  writeFileSync,
-} from 'node:fs';
-import { homedir } from 'node:os';
+import { copyFileSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import {
+  buildOnce,
+  elapsed,
+  goEnv,
+  goVersion,
+  isBuilt,
+  runGo,
+  userCacheDir,
+} from '../support/go-build.ts';
 
 const HERE = fileURLToPath(new URL('.', import.meta.url));
 const run = promisify(execFile);
@@ -32,12 +32,15 @@ export interface ControlPlaneBinaries {
   etcd: string;
   kwok: string;
   toxiproxy: string;
-  /** KWOK's Stage CustomResourceDefinition, copied from its module: Stages are created at run time. */
-  kwokStageCrd: string;
+  /**
+   * CustomResourceDefinitions of the KWOK kinds tests create at run time (Stage,
+   * ClusterPortForward), copied from its module.
+   */
+  kwokCrds: string[];
 }
 
 interface Target {
-  key: Exclude<keyof ControlPlaneBinaries, 'kwokStageCrd'>;
+  key: Exclude<keyof ControlPlaneBinaries, 'kwokCrds'>;
   file: string;
   module: keyof typeof PINNED;
   pkg: string;
@@ -80,15 +83,12 @@ const PINNED = {
   toxiproxy: 'github.com/Shopify/toxiproxy/v2',
 } as const;
 
-const STAGE_CRD = 'kwok-stage-crd.yaml';
-
-const MARKER = 'complete.json';
+/** Plurals of the KWOK kinds whose definitions go into `kwokCrds`. */
+const KWOK_CRDS = ['stages', 'clusterportforwards'];
+const crdFile = (plural: string) => `kwok.x-k8s.io_${plural}.yaml`;
 
 export function cacheRoot(): string {
-  const base =
-    process.env.MILVUS_UPGRADE_CACHE ||
-    join(process.env.XDG_CACHE_HOME || join(homedir(), '.cache'), 'milvus-upgrade-action');
-  return join(base, 'control-plane');
+  return userCacheDir('control-plane');
 }
 
 /** The version `go.mod` in `module` requires of the module it pins. */
@@ -99,15 +99,10 @@ export function pinnedVersion(module: keyof typeof PINNED): string {
   return line[1];
 }
 
-function goEnv(): NodeJS.ProcessEnv {
-  // GOWORK=off: a go.work higher up must not change what is built. CGO is not needed.
-  return { ...process.env, GOWORK: 'off', GOFLAGS: '-mod=readonly', CGO_ENABLED: '0' };
-}
-
-/** Cache directory name: pinned versions, Go toolchain, digest of the module files and this script. */
-async function cacheKey(): Promise<string> {
-  const { stdout } = await run('go', ['env', 'GOVERSION'], { env: goEnv() });
+/** Cache directory name: pinned versions, Go toolchain, digest of the module files and the scripts. */
+function cacheKey(): string {
   const digest = createHash('sha256').update(readFileSync(fileURLToPath(import.meta.url)));
+  digest.update(readFileSync(new URL('../support/go-build.ts', import.meta.url)));
   for (const module of Object.keys(PINNED)) {
     for (const file of ['go.mod', 'go.sum']) digest.update(readFileSync(join(HERE, module, file)));
   }
@@ -116,14 +111,14 @@ async function cacheKey(): Promise<string> {
     `etcd-${pinnedVersion('etcd')}`,
     `kwok-${pinnedVersion('kwok')}`,
     `toxiproxy-${pinnedVersion('toxiproxy')}`,
-    stdout.trim(),
+    goVersion(),
     digest.digest('hex').slice(0, 8),
   ].join('_');
 }
 
 function paths(dir: string): ControlPlaneBinaries {
-  const entries = TARGETS.map((target) => [target.key, join(dir, target.file)]);
-  entries.push(['kwokStageCrd', join(dir, STAGE_CRD)]);
+  const entries: [string, string | string[]][] = TARGETS.map((t) => [t.key, join(dir, t.file)]);
+  entries.push(['kwokCrds', KWOK_CRDS.map((plural) => join(dir, crdFile(plural)))]);
   return Object.fromEntries(entries) as unknown as ControlPlaneBinaries;
 }
 
@@ -153,101 +148,32 @@ async function kubernetesLdflags(): Promise<string> {
   return flags.join(' ');
 }
 
-function elapsed(since: number): string {
-  const seconds = Math.round((performance.now() - since) / 1000);
-  return `${Math.floor(seconds / 60)}m${String(seconds % 60).padStart(2, '0')}s`;
-}
-
-/** Runs `go build`; its output is kept and shown only when it fails. */
 function goBuild(target: Target, outDir: string, ldflags: string): Promise<void> {
-  const args = [
-    'build',
-    '-trimpath',
-    '-p',
-    '2',
-    '-ldflags',
-    ldflags,
-    '-o',
-    join(outDir, target.file),
-  ];
-  args.push(target.pkg);
-  const started = performance.now();
-  console.error(`control plane: building ${target.file} (${PINNED[target.module]})`);
-  const child = spawn('go', args, {
+  return runGo({
+    label: 'control plane',
+    what: `${target.file} (${PINNED[target.module]})`,
+    args: [
+      'build',
+      '-trimpath',
+      '-p',
+      '2',
+      '-ldflags',
+      ldflags,
+      '-o',
+      join(outDir, target.file),
+      target.pkg,
+    ],
     cwd: join(HERE, target.module),
-    env: goEnv(),
-    stdio: ['ignore', 'pipe', 'pipe'],
   });
-  let output = '';
-  child.stdout.on('data', (chunk) => (output += chunk));
-  child.stderr.on('data', (chunk) => (output += chunk));
-  const ticker = setInterval(
-    () => console.error(`control plane: still building ${target.file}, ${elapsed(started)}`),
-    60_000,
-  );
-  return new Promise((resolve, reject) => {
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearInterval(ticker);
-      if (code === 0) {
-        console.error(`control plane: built ${target.file} in ${elapsed(started)}`);
-        resolve();
-      } else {
-        reject(new Error(`go ${args.join(' ')} failed (exit ${code}):\n${output}`));
-      }
-    });
-  });
-}
-
-function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-/**
- * Takes `lock` (a directory, created atomically) or waits while a live process holds it, so that
- * parallel test files build once. Returns false when another process finished the build.
- */
-async function acquireLock(lock: string, done: () => boolean): Promise<boolean> {
-  for (;;) {
-    if (done()) return false;
-    try {
-      mkdirSync(lock);
-      writeFileSync(join(lock, 'pid'), String(process.pid));
-      return true;
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-    }
-    let holder = 0;
-    try {
-      holder = Number(readFileSync(join(lock, 'pid'), 'utf8'));
-    } catch {
-      // Just created by its holder, or just released.
-    }
-    if (holder && !processAlive(holder)) rmSync(lock, { recursive: true, force: true });
-    else await new Promise((resolve) => setTimeout(resolve, 2000));
-  }
 }
 
 /** Paths of the control-plane binaries, building them first when the cache lacks them. */
 export async function controlPlaneBinaries(): Promise<ControlPlaneBinaries> {
-  const root = cacheRoot();
-  const dir = join(root, await cacheKey());
-  const done = () => existsSync(join(dir, MARKER));
-  if (done()) return paths(dir);
-  mkdirSync(root, { recursive: true });
-  const lock = `${dir}.lock`;
-  if (!(await acquireLock(lock, done))) return paths(dir);
-  const partial = `${dir}.${process.pid}.partial`;
-  try {
+  const dir = join(cacheRoot(), cacheKey());
+  if (isBuilt(dir)) return paths(dir);
+  await buildOnce(dir, async (partial) => {
     const started = performance.now();
     console.error(`control plane: first build into ${dir}; about 15 minutes on 2 cores`);
-    rmSync(partial, { recursive: true, force: true });
-    mkdirSync(partial, { recursive: true });
     const kubeLdflags = await kubernetesLdflags();
     for (const target of TARGETS) {
       await goBuild(target, partial, target.module === 'kubernetes' ? kubeLdflags : '-s -w');
@@ -256,18 +182,16 @@ export async function controlPlaneBinaries(): Promise<ControlPlaneBinaries> {
       cwd: join(HERE, 'kwok'),
       env: goEnv(),
     });
-    const crd = join(kwokDir.trim(), 'kustomize', 'crd', 'bases', 'kwok.x-k8s.io_stages.yaml');
-    copyFileSync(crd, join(partial, STAGE_CRD));
+    for (const plural of KWOK_CRDS) {
+      const crd = join(kwokDir.trim(), 'kustomize', 'crd', 'bases', crdFile(plural));
+      copyFileSync(crd, join(partial, crdFile(plural)));
+    }
+    console.error(`control plane: built everything in ${elapsed(started)}`);
     const versions = Object.fromEntries(
       Object.keys(PINNED).map((m) => [m, pinnedVersion(m as keyof typeof PINNED)]),
     );
-    writeFileSync(join(partial, MARKER), `${JSON.stringify({ versions }, null, 2)}\n`);
-    renameSync(partial, dir);
-    console.error(`control plane: built everything in ${elapsed(started)}`);
-  } finally {
-    rmSync(partial, { recursive: true, force: true });
-    rmSync(lock, { recursive: true, force: true });
-  }
+    return { versions };
+  });
   return paths(dir);
 }
 

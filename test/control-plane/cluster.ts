@@ -31,6 +31,7 @@ import {
 } from './api.ts';
 import { AuditLog, auditFlags, auditPolicy } from './audit.ts';
 import { controlPlaneBinaries } from './build.ts';
+import { FlowControlFaults, type Rejection, type RejectRule } from './flow-control.ts';
 import { PodFaults } from './pod-faults.ts';
 import {
   type ConnectionFaults,
@@ -44,6 +45,7 @@ import { FAKE_NODE_ANNOTATION, PROVISIONER, STORAGE_CLASS, type UnreadyReason } 
 
 export type { ClusterObjects, KubeObject } from './api.ts';
 export type { AuditFilter, AuditRecord } from './audit.ts';
+export type { Rejection, RejectRule } from './flow-control.ts';
 export type { UnreadyReason } from './stages.ts';
 
 export interface ControlPlaneOptions {
@@ -53,7 +55,10 @@ export interface ControlPlaneOptions {
   rolloutMs?: number;
   /** Interval between the restarts of a crash-looping pod (default 1000 ms). */
   crashLoopMs?: number;
-  /** Remove terminating pods only when their grace period ends (default true). */
+  /**
+   * Remove terminating pods only when their grace period ends (default false: at once, as a
+   * Milvus process that exits on SIGTERM is gone in about a second; KWOK pods have no process).
+   */
   honorGracePeriod?: boolean;
   /** Namespaces to create besides default, kube-system, kube-public, kube-node-lease. */
   namespaces?: string[];
@@ -76,6 +81,11 @@ export interface ControlPlaneFaults extends ConnectionFaults {
   unready(labelSelector: string, reason?: UnreadyReason): Promise<void>;
   /** Lifts every unready fault; resolves once the pods they held are Ready again. */
   clearUnready(): Promise<void>;
+  /**
+   * The API server answers the requests `rule` matches with 429 Too Many Requests (its API
+   * Priority and Fairness refuses them) until `lift()`. Resolves once in force.
+   */
+  reject(rule: RejectRule): Promise<Rejection>;
 }
 
 export interface CustomKind {
@@ -88,6 +98,28 @@ export interface CustomKind {
   /** Serve a `/status` subresource. Default true. */
   statusSubresource?: boolean;
   shortNames?: string[];
+}
+
+/**
+ * A port-forward rule: a client's `kubectl port-forward` (or pods/portforward request) to `port`
+ * of a selected pod reaches `target`, through the API server and KWOK's kubelet server. KWOK 0.8
+ * selects pods by namespace and name only, not by label.
+ */
+export interface PortForwardOptions {
+  /** Namespace of the pods (default: every namespace). */
+  namespace?: string;
+  /** Names of the pods (default: every pod in the namespace). */
+  pods?: string[];
+  /** The pod's port a client forwards, e.g. 19530. */
+  port: number;
+  /** Where KWOK connects for it: a TCP server on this machine. */
+  target: { address: string; port: number };
+}
+
+export interface PortForwardRule {
+  /** Name of its ClusterPortForward object. */
+  name: string;
+  remove(): Promise<void>;
 }
 
 export interface ControlPlane {
@@ -122,6 +154,11 @@ export interface ControlPlane {
   api: Api;
   /** A kubeconfig for a ServiceAccount bound to the Roles in `roleYaml` (see service-account.ts). */
   serviceAccountKubeconfig(namespace: string, name: string, roleYaml: string): Promise<string>;
+  /**
+   * Creates a ClusterPortForward; KWOK reads it over a watch, within milliseconds. Rules should not
+   * overlap: for a pod and port that two match, KWOK uses either.
+   */
+  forwardPort(options: PortForwardOptions): Promise<PortForwardRule>;
   stop(): Promise<void>;
 }
 
@@ -241,6 +278,7 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
       apiserver: await freePort(),
       front: await freePort(),
       toxiproxyApi: await freePort(),
+      kwokServer: await freePort(),
     };
     const certificates = await makeCertificates();
     const serviceAccount = generateKeyPairSync('ec', {
@@ -258,6 +296,9 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
       kwok: randomBytes(24).toString('hex'),
     };
     const caFile = file('ca.pem', certificates.caPem);
+    // For 127.0.0.1, from the cluster CA: the API server's, and KWOK's as the Nodes' kubelet.
+    const servingCert = file('apiserver.pem', certificates.certPem);
+    const servingKey = file('apiserver.key', certificates.keyPem);
     const saKey = file('sa.key', serviceAccount.privateKey);
     const saPub = file('sa.pub', serviceAccount.publicKey);
     // token,user,uid,"groups": the components get the identities their bootstrap RBAC roles name.
@@ -294,8 +335,8 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
       '--advertise-address=127.0.0.1',
       `--secure-port=${ports.apiserver}`,
       `--cert-dir=${join(dir, 'certs')}`,
-      `--tls-cert-file=${file('apiserver.pem', certificates.certPem)}`,
-      `--tls-private-key-file=${file('apiserver.key', certificates.keyPem)}`,
+      `--tls-cert-file=${servingCert}`,
+      `--tls-private-key-file=${servingKey}`,
       `--token-auth-file=${join(dir, 'tokens.csv')}`,
       '--authorization-mode=RBAC',
       `--service-account-key-file=${saPub}`,
@@ -304,6 +345,11 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
       `--service-cluster-ip-range=${SERVICE_CIDR}`,
       // The "kubernetes" Endpoints may not hold a loopback address; nothing in-cluster needs it.
       '--endpoint-reconciler-type=none',
+      // Kubelet requests (port-forward, exec, logs) go to KWOK's server at the Nodes' InternalIP
+      // and kubelet port; the default order tries the Hostname first, which does not resolve.
+      '--kubelet-preferred-address-types=InternalIP',
+      // Without a CA the API server would not verify the kubelet's certificate at all.
+      `--kubelet-certificate-authority=${caFile}`,
       '--profiling=false',
       ...auditFlags(file('audit-policy.yaml', auditPolicy(HARNESS_USER)), auditLog),
     ]);
@@ -358,23 +404,29 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
     ]);
 
     await waitFor('/readyz', async () => (await api<string>('GET', '/readyz')) === 'ok');
-    // KWOK reads its Stages from Stage objects, so that tests can change them while it runs.
-    await store.apply(parse(readFileSync(bin.kwokStageCrd, 'utf8')) as KubeObject);
-    await waitFor('the Stage CRD', async () => {
-      await resources.find('stages.kwok.x-k8s.io');
+    // KWOK reads its Stages and port-forward rules from objects, so tests change them while it
+    // runs. Its watches start with it: the kinds must be served first.
+    const kwokCrds = bin.kwokCrds.map((path) => parse(readFileSync(path, 'utf8')) as KubeObject);
+    for (const crd of kwokCrds) await store.apply(crd);
+    await waitFor('the KWOK CRDs', async () => {
+      for (const crd of kwokCrds) await resources.find(`${crd.metadata.name}`);
       return true;
     });
     const podFaults = new PodFaults(api, store, {
       kubeVersion: gitVersion,
       rolloutMs: options.rolloutMs ?? 100,
       crashLoopMs: options.crashLoopMs ?? 1000,
-      honorGracePeriod: options.honorGracePeriod ?? true,
+      honorGracePeriod: options.honorGracePeriod ?? false,
       faults: [],
     });
     await podFaults.sync();
     launch('kwok', bin.kwok, [
       `--kubeconfig=${componentKubeconfig('kwok')}`,
-      '--enable-crds=Stage',
+      '--enable-crds=Stage,ClusterPortForward',
+      // Its kubelet server (port-forward, exec, logs), with a certificate the API server checks.
+      `--server-address=127.0.0.1:${ports.kwokServer}`,
+      `--tls-cert-file=${servingCert}`,
+      `--tls-private-key-file=${servingKey}`,
       '--manage-all-nodes=false',
       `--manage-nodes-with-annotation-selector=${FAKE_NODE_ANNOTATION}=fake`,
       `--cidr=${POD_CIDR}`,
@@ -396,8 +448,9 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
       await store.apply({ apiVersion: 'v1', kind: 'Namespace', metadata: { name } });
     }
     const nodeNames = Array.from({ length: options.nodes ?? 1 }, (_, i) => `kwok-node-${i}`);
-    for (const [i, name] of nodeNames.entries()) {
-      // Registered with addresses, as a kubelet does; the Stages keep them.
+    for (const name of nodeNames) {
+      // Registered with addresses and the kubelet port, as a kubelet does; the Stages keep them.
+      // Every Node's kubelet is KWOK's server, so they share an address.
       await api('POST', '/api/v1/nodes', {
         metadata: {
           name,
@@ -411,9 +464,10 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
         },
         status: {
           addresses: [
-            { type: 'InternalIP', address: `10.1.0.${i + 1}` },
+            { type: 'InternalIP', address: '127.0.0.1' },
             { type: 'Hostname', address: name },
           ],
+          daemonEndpoints: { kubeletEndpoint: { Port: ports.kwokServer } },
         },
       });
     }
@@ -434,6 +488,11 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
         await api('GET', `/api/v1/namespaces/${ns}/serviceaccounts/default`);
       return true;
     });
+    // KWOK starts its server after its controllers; its plain-HTTP side answers the same paths.
+    await waitFor("KWOK's server", async () => {
+      const response = await fetch(`http://127.0.0.1:${ports.kwokServer}/healthz`);
+      return response.ok;
+    });
     const front = apiClient(url, certificates.caPem, tokens.harness);
     await waitFor('the proxies', async () => (await front<string>('GET', '/healthz')) === 'ok');
     console.error(
@@ -442,6 +501,11 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
 
     const clientKubeconfig = kubeconfigYaml(url, certificates.caPem, tokens.admin);
     const kubeconfigPath = file('kubeconfig', clientKubeconfig);
+    const flowControl = new FlowControlFaults(api, store, {
+      url: direct,
+      caPem: certificates.caPem,
+      token: tokens.harness,
+    });
     const connectionFaults = toxiproxyFaults(
       ports.toxiproxyApi,
       join(dir, 'logs', 'toxiproxy.log'),
@@ -455,6 +519,7 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
       }
     };
     let envCount = 0;
+    let forwardCount = 0;
     return {
       url,
       port: ports.front,
@@ -469,9 +534,11 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
         ...connectionFaults,
         unready: (selector, reason) => podFaults.unready(selector, reason),
         clearUnready: () => podFaults.clearUnready(),
+        reject: (rule) => flowControl.reject(rule),
         async clear() {
           await connectionFaults.clear();
           await podFaults.clearUnready();
+          await flowControl.clear();
         },
       },
       requests: new AuditLog(auditLog),
@@ -545,6 +612,26 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
           name,
           roleYaml,
         ),
+      async forwardPort(forward) {
+        const name = `port-forward-${++forwardCount}`;
+        const selector = {
+          ...(forward.namespace && { matchNamespaces: [forward.namespace] }),
+          ...(forward.pods && { matchNames: forward.pods }),
+        };
+        await store.create({
+          apiVersion: 'kwok.x-k8s.io/v1alpha1',
+          kind: 'ClusterPortForward',
+          metadata: { name },
+          spec: {
+            selector,
+            forwards: [{ ports: [forward.port], target: forward.target }],
+          },
+        });
+        return {
+          name,
+          remove: () => store.delete('clusterportforwards.kwok.x-k8s.io', undefined, name),
+        };
+      },
       stop,
     };
   } catch (error) {

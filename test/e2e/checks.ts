@@ -2,7 +2,7 @@
 // through the Kubernetes API with client-node (Helm's release records decoded from their
 // Secrets), the outputs, the job summary, the log, and that no secret leaked anywhere.
 import assert from 'node:assert/strict';
-import { readdirSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import {
@@ -20,6 +20,7 @@ import {
   type World,
 } from '../support/harness.ts';
 import { fixtureSecretNeedles } from '../support/milvus-release.ts';
+import { ROOT } from '../support/paths.ts';
 
 export const RELEASE = 'my-milvus';
 export const TARGET_IMAGE = 'milvusdb/milvus:v2.6.4';
@@ -424,12 +425,29 @@ export function leftInTemp(world: World<Cluster>, jobs: Set<string>): string[] {
 
 /**
  * Writes through the API (anything but reads and server-side dry runs) since `since`, by Helm or
- * the action: a refused or dry run makes none. The test cluster's controllers do not go through
- * the API.
+ * the action: a refused or dry run makes none. The requests of the control plane's own components
+ * (controllers, scheduler, KWOK) and of the harness are not recorded.
  */
 export function apiWrites(world: World<Cluster>, since: number) {
-  return world.cluster.requests
-    .filter({ since })
-    .filter((r) => !['get', 'list', 'watch', 'other'].includes(r.verb) && r.query.dryRun !== 'All')
-    .map((r) => `${r.userAgent.split(' ')[0]} ${r.method} ${r.path}`);
+  return (
+    world.cluster.requests
+      .filter({ since })
+      .filter(
+        (r) => !['get', 'list', 'watch', 'other'].includes(r.verb) && r.query.dryRun !== 'All',
+      )
+      // Asking what the credentials may do, and a port-forward to ask Milvus, change nothing.
+      .filter((r) => !/\/selfsubjectaccessreviews$|\/portforward$/.test(r.path))
+      .map((r) => `${r.userAgent.split(' ')[0]} ${r.method} ${r.path}`)
+  );
+}
+
+/** The ServiceAccount, Role and RoleBinding the README documents, as a user would copy them. */
+export function readmeRbac(): string {
+  const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
+  const blocks = [...readme.matchAll(/```yaml\n([\s\S]*?)```/g)].map((m) => m[1] ?? '');
+  const rbac = blocks.find(
+    (block) => /kind: Role\n/.test(block) && /name: milvus-upgrader/.test(block),
+  );
+  assert.ok(rbac, 'the README has the Role');
+  return rbac;
 }

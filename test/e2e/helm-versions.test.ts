@@ -1,5 +1,19 @@
-// The main two-hop scenario with the other Helm versions: an older Helm 3 and Helm 4.
+// The main two-hop scenario (upgrade.test.ts runs it with v3.18.0) with the other Helm releases
+// the action must work with: the oldest it accepts, its default, and the newest of each major.
+import { actionDefaults } from '../support/action-defaults.ts';
+import { HELM_VERSIONS, type HelmVersion } from '../support/helm-binaries.ts';
 import { twoHopScenario } from './main-scenario.ts';
 
-twoHopScenario('v3.17.3');
-twoHopScenario('v4.1.4');
+const byMajor = (major: number) => HELM_VERSIONS.filter((v) => v.startsWith(`v${major}.`));
+const defaultHelm = actionDefaults()['helm-version'] as HelmVersion;
+if (!HELM_VERSIONS.includes(defaultHelm)) {
+  throw new Error(`The tests have no Helm ${defaultHelm}, the action's default: add it to them.`);
+}
+
+const versions = new Set([
+  byMajor(3)[0],
+  defaultHelm,
+  byMajor(3).at(-1),
+  byMajor(4).at(-1),
+] as HelmVersion[]);
+for (const version of versions) twoHopScenario(version);

@@ -58,22 +58,19 @@ export function twoHopScenario(helmVersion: HelmVersion): void {
       const values = (records[0]?.config ?? {}) as Record<string, Record<string, unknown>>;
       const minio = values.minio;
       assert.equal(minio?.secretKey, FIXTURE_SECRETS.minioSecretKey);
-      const deployments = world.cluster.store
-        .list('deployments', { namespace: 'default' })
-        .map((d) => [d.metadata.name, d.metadata.generation]);
+      const generations = async () =>
+        (await world.cluster.store.list('deployments', { namespace: 'default' })).map((d) => [
+          d.metadata.name,
+          d.metadata.generation,
+        ]);
+      const deployments = await generations();
       const since = Date.now();
 
       const run = await act(world, { 'dry-run': 'true' });
       assertSucceeded(run);
 
       await assertRecordsUnchanged(world, records);
-      assert.deepEqual(
-        world.cluster.store
-          .list('deployments', { namespace: 'default' })
-          .map((d) => [d.metadata.name, d.metadata.generation]),
-        deployments,
-        'no Deployment was touched',
-      );
+      assert.deepEqual(await generations(), deployments, 'no Deployment was touched');
       // `--dry-run=server` renders with the cluster at hand (lookups, discovery, OpenAPI) and
       // sends no object: Helm wrote nothing, not even a dry-run request.
       assert.deepEqual(apiWrites(world, since), [], 'nothing was written');

@@ -3,16 +3,15 @@
 // (server-side apply), one scaled out of band with kubectl, each upgraded with Helm 4.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { promisify } from 'node:util';
 import type { ControlPlane } from '../control-plane/cluster.ts';
 import { kubectlBinary } from '../control-plane/kubectl.ts';
-import { FIXTURE_REPO, installMilvus, startRealWorld, type World } from '../support/harness.ts';
+import { FIXTURE_REPO, installMilvus, startWorld, type World } from '../support/harness.ts';
 import { helmBinary } from '../support/helm-binaries.ts';
 import { milvusInstallArgs } from '../support/milvus-release.ts';
-import { ROOT } from '../support/paths.ts';
 import {
   act,
   apiWrites,
@@ -20,20 +19,10 @@ import {
   assertRefused,
   assertSucceeded,
   latestRecord,
+  readmeRbac,
 } from './checks.ts';
 
 const run = promisify(execFile);
-
-/** The ServiceAccount, Role and RoleBinding the README documents, as a user would copy them. */
-function readmeRbac(): string {
-  const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
-  const blocks = [...readme.matchAll(/```yaml\n([\s\S]*?)```/g)].map((m) => m[1] ?? '');
-  const rbac = blocks.find(
-    (block) => /kind: Role\n/.test(block) && /name: milvus-upgrader/.test(block),
-  );
-  assert.ok(rbac, 'the README has the Role');
-  return rbac;
-}
 
 /** The ServiceAccount's token is registered with the runner and shown nowhere else. */
 function assertTokenMasked(result: Awaited<ReturnType<typeof act>>, kubeconfig: string) {
@@ -48,9 +37,8 @@ function assertTokenMasked(result: Awaited<ReturnType<typeof act>>, kubeconfig: 
 describe('real control plane: the README Role is all the action needs', () => {
   let world: World<ControlPlane>;
   before(async () => {
-    world = await startRealWorld({
+    world = await startWorld({
       rolloutMs: 100,
-      honorGracePeriod: false,
       namespaces: ['milvus'],
     });
     await installMilvus(world, {
@@ -112,7 +100,7 @@ describe('real control plane: the README Role is all the action needs', () => {
 describe('real control plane: Helm 3 and Helm 4 releases, upgraded with Helm 4', () => {
   let world: World<ControlPlane>;
   before(async () => {
-    world = await startRealWorld({
+    world = await startWorld({
       rolloutMs: 100,
       namespaces: ['by-helm3', 'by-helm4'],
       helmVersion: 'v4.1.4',

@@ -148,16 +148,11 @@ describe('refusals', () => {
   });
 
   test('an unhealthy cluster', async (t) => {
-    world.cluster.faults.unready('app.kubernetes.io/instance=sick,component=querynode', 'NotReady');
     t.after(() => world.cluster.faults.clearUnready());
-    await world.cluster.waitFor(() =>
-      world.cluster.store
-        .list('pods', { namespace: 'sick', labelSelector: 'component=querynode' })
-        .every((pod) =>
-          (pod.status as { conditions?: { type: string; status: string }[] })?.conditions?.some(
-            (c) => c.type === 'Ready' && c.status === 'False',
-          ),
-        ),
+    // Resolves once the querynode pod reports Ready=False.
+    await world.cluster.faults.unready(
+      'app.kubernetes.io/instance=sick,component=querynode',
+      'NotReady',
     );
     const [querynode] = (
       await api(world).core.listNamespacedPod({
@@ -176,7 +171,7 @@ describe('refusals', () => {
 
   test('a cluster managed by the Milvus Operator', async () => {
     await world.cluster.registerCrd({ group: 'milvus.io', kind: 'Milvus', versions: ['v1beta1'] });
-    const milvus = world.cluster.store.create({
+    const milvus = await world.cluster.store.create({
       apiVersion: 'milvus.io/v1beta1',
       kind: 'Milvus',
       metadata: { name: 'operator', namespace: 'operator' },
@@ -188,7 +183,7 @@ describe('refusals', () => {
       'app.kubernetes.io/managed-by': 'milvus-operator',
     };
     for (const component of ['mixcoord', 'proxy', 'querynode', 'datanode', 'indexnode']) {
-      world.cluster.store.create({
+      await world.cluster.store.create({
         apiVersion: 'apps/v1',
         kind: 'Deployment',
         metadata: {
@@ -215,18 +210,19 @@ describe('refusals', () => {
         },
       });
     }
-    const generations = () =>
-      world.cluster.store
-        .list('deployments', { namespace: 'operator' })
-        .map((d) => [d.metadata.name, d.metadata.generation]);
-    const before = generations();
+    const generations = async () =>
+      (await world.cluster.store.list('deployments', { namespace: 'operator' })).map((d) => [
+        d.metadata.name,
+        d.metadata.generation,
+      ]);
+    const before = await generations();
     await refused(
       world,
       at('operator'),
       /managed by the Milvus Operator \(operator-milvus-\w+: owned by the Milvus resource operator\)/,
       /Upgrade it through the operator/,
     );
-    assert.deepEqual(generations(), before, 'the Deployments were not touched');
+    assert.deepEqual(await generations(), before, 'the Deployments were not touched');
   });
 
   test('bad inputs are refused all at once, before any network use', async () => {

@@ -6,7 +6,6 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { startTestCluster, type TestCluster, type TestClusterOptions } from '../cluster/index.ts';
 import {
   type ControlPlane,
   type ControlPlaneOptions,
@@ -17,6 +16,7 @@ import { type ChartRepository, startChartRepository } from './chart-repo.ts';
 import type { Credentials } from './file-server.ts';
 import { type HelmVersion, helmBinary } from './helm-binaries.ts';
 import { type HelmMirror, startHelmMirror } from './helm-mirror.ts';
+import { type MilvusLite, startMilvusLite } from './milvus-lite.ts';
 import { type MilvusInstallOptions, milvusInstallArgs } from './milvus-release.ts';
 import { ROOT } from './paths.ts';
 
@@ -25,6 +25,8 @@ const run = promisify(execFile);
 /** Node 24, as the runner's `node24` runtime. */
 export const NODE = join(ROOT, 'node_modules', '.bin', 'node');
 export const DIST = join(ROOT, 'dist', 'index.js');
+/** Milvus' gRPC port on its proxy pods. */
+export const MILVUS_PORT = 19530;
 /** Name the fixture repository is added under for installs made outside the action. */
 export const FIXTURE_REPO = 'fixtures';
 
@@ -46,7 +48,7 @@ export interface Cluster {
   stop(): Promise<void>;
 }
 
-export interface World<C extends Cluster = TestCluster> {
+export interface World<C extends Cluster = ControlPlane> {
   cluster: C;
   repo: ChartRepository;
   mirror: HelmMirror;
@@ -55,40 +57,38 @@ export interface World<C extends Cluster = TestCluster> {
   helm: string;
   /** Environment for set-up Helm commands: the cluster's kubeconfig and private Helm homes. */
   helmEnv: Record<string, string>;
+  /** The Milvus that every pod's port 19530 leads to, when the world has one. */
+  milvus: MilvusLite | undefined;
   /** Tool cache shared by the action runs of this world, so a second run is a cache hit. */
   toolCache: string;
   dir: string;
   stop(): Promise<void>;
 }
 
-export interface WorldOptions extends TestClusterOptions {
+export interface WorldOptions extends ControlPlaneOptions {
   helmVersion?: HelmVersion;
   /** The chart repository and the Helm mirror ask for these Basic credentials. */
   credentials?: Credentials;
-}
-
-/** A world on the in-process test cluster. */
-export async function startWorld(options: WorldOptions = {}): Promise<World> {
-  return assemble(startTestCluster(options), options);
+  /**
+   * Milvus Lite behind every pod's port 19530 (a port-forward to a proxy pod reaches it), and the
+   * action's verify-milvus on; without it, verify-milvus is off.
+   */
+  milvus?: boolean;
 }
 
 /** A world on a real Kubernetes control plane (test/control-plane). */
-export async function startRealWorld(
-  options: ControlPlaneOptions & Pick<WorldOptions, 'helmVersion' | 'credentials'> = {},
-): Promise<World<ControlPlane>> {
-  return assemble(startControlPlane(options), options);
-}
-
-async function assemble<C extends Cluster>(
-  starting: Promise<C>,
-  options: Pick<WorldOptions, 'helmVersion' | 'credentials'>,
-): Promise<World<C>> {
+export async function startWorld(options: WorldOptions = {}): Promise<World> {
   const helmVersion = options.helmVersion ?? 'v3.18.0';
-  const [cluster, repo, mirror] = await Promise.all([
-    starting,
+  const [cluster, repo, mirror, milvus] = await Promise.all([
+    startControlPlane(options),
     startChartRepository({ credentials: options.credentials }),
     startHelmMirror({ credentials: options.credentials }),
+    options.milvus ? startMilvusLite() : undefined,
   ]);
+  if (milvus) {
+    const [address = '', port = ''] = milvus.address.split(':');
+    await cluster.forwardPort({ port: MILVUS_PORT, target: { address, port: Number(port) } });
+  }
   const dir = mkdtempSync(join(tmpdir(), 'milvus-upgrade-world-'));
   const toolCache = join(dir, 'toolcache');
   const helm = helmBinary(helmVersion);
@@ -101,13 +101,14 @@ async function assemble<C extends Cluster>(
     cluster,
     repo,
     mirror,
+    milvus,
     helmVersion,
     helm,
     helmEnv,
     toolCache,
     dir,
     async stop() {
-      await Promise.all([cluster.stop(), repo.stop(), mirror.stop()]);
+      await Promise.all([cluster.stop(), repo.stop(), mirror.stop(), milvus?.stop()]);
       rmSync(dir, { recursive: true, force: true });
     },
   };
@@ -180,6 +181,7 @@ export function worldInputs(world: World<Cluster>): Record<string, string> {
     'helm-download-base-url': world.mirror.baseUrl,
     'helm-sha256': world.mirror.sha256[world.helmVersion],
     timeout: '1m',
+    'verify-milvus': String(world.milvus !== undefined),
   };
 }
 

@@ -14,7 +14,12 @@ import {
 } from 'node:fs';
 import { join } from 'node:path';
 import { type Credentials, serveFiles } from './file-server.ts';
-import { HELM_VERSIONS, type HelmVersion, helmBinary } from './helm-binaries.ts';
+import {
+  HELM_VERSIONS,
+  type HelmVersion,
+  helmBinary,
+  prepareHelmBinaries,
+} from './helm-binaries.ts';
 import { CACHE_DIR } from './paths.ts';
 
 /** Where the mirror's files live once built. */
@@ -27,11 +32,27 @@ export function archiveName(version: string, platform = MIRROR_PLATFORM): string
   return `helm-${version}-${platform}.tar.gz`;
 }
 
+/** Records the binary each archive was packed from: a rebuilt Helm makes the mirror stale. */
+const SOURCES = 'sources.json';
+
+function sources(): string {
+  return JSON.stringify(Object.fromEntries(HELM_VERSIONS.map((v) => [v, helmBinary(v)])));
+}
+
 function mirrorComplete(dir: string): boolean {
-  return HELM_VERSIONS.every((version) =>
-    ['', '.sha256sum', '.sha256'].every((suffix) =>
-      existsSync(join(dir, `${archiveName(version)}${suffix}`)),
-    ),
+  let packed = '';
+  try {
+    packed = readFileSync(join(dir, SOURCES), 'utf8');
+  } catch {
+    return false;
+  }
+  return (
+    packed === sources() &&
+    HELM_VERSIONS.every((version) =>
+      ['', '.sha256sum', '.sha256'].every((suffix) =>
+        existsSync(join(dir, `${archiveName(version)}${suffix}`)),
+      ),
+    )
   );
 }
 
@@ -88,14 +109,16 @@ function packArchive(version: HelmVersion, outDir: string): void {
  * each build into a private directory and rename it into place; the loser's copy is discarded.
  */
 export async function buildHelmMirror(): Promise<string> {
+  await prepareHelmBinaries();
   if (mirrorComplete(HELM_MIRROR_DIR)) return HELM_MIRROR_DIR;
   mkdirSync(CACHE_DIR, { recursive: true });
   const building = `${HELM_MIRROR_DIR}.${process.pid}.${Date.now()}.partial`;
   mkdirSync(building, { recursive: true });
   try {
     for (const version of HELM_VERSIONS) packArchive(version, building);
+    writeFileSync(join(building, SOURCES), sources());
     if (existsSync(HELM_MIRROR_DIR) && !mirrorComplete(HELM_MIRROR_DIR)) {
-      // An older mirror built for other versions: move it aside, then replace it.
+      // An older mirror, built for other versions or binaries: move it aside, then replace it.
       const stale = `${HELM_MIRROR_DIR}.${process.pid}.stale`;
       try {
         renameSync(HELM_MIRROR_DIR, stale);

@@ -7,7 +7,7 @@ import {
   HOP_TO_STREAMING,
   LEGACY_COORDINATORS,
 } from '../../src/milvus.ts';
-import type { DeploymentInfo, ObservedRelease, PodInfo, Values } from '../../src/state.ts';
+import type { DeploymentInfo, ObservedRelease, PodInfo, Values } from '../../src/observed.ts';
 import { mergeValues } from '../../src/values.ts';
 
 export const TARGETS: Targets = { chartName: 'milvus', ...DEFAULT_PATH };

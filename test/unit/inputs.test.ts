@@ -3,7 +3,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
-import { getInputs, InputError, parseDuration, redactUrl } from '../../src/context.ts';
+import { getInputs, InputError, parseDuration, redactUrl } from '../../src/inputs.ts';
 import { actionDefaults } from '../support/action-defaults.ts';
 
 const workspace = mkdtempSync(join(tmpdir(), 'inputs-'));
@@ -42,7 +42,7 @@ describe('inputs', () => {
     assert.equal(i.intermediateChartVersion, '4.2.58');
     assert.equal(i.chartRepository, 'https://zilliztech.github.io/milvus-helm');
     assert.equal(i.chartName, 'milvus');
-    assert.equal(i.helmVersion, 'v3.19.0');
+    assert.equal(i.helmVersion, 'v4.2.4');
     assert.equal(i.helmDownloadBaseUrl, 'https://get.helm.sh');
     assert.equal(i.helmSha256, undefined);
     assert.equal(i.timeout, '20m');
@@ -62,6 +62,7 @@ describe('inputs', () => {
     assert.equal(i.targetVersion, 'v2.6.5');
     assert.equal(i.intermediateVersion, 'v2.5.17');
     assert.equal(i.helmVersion, 'v4.1.4');
+    assert.equal(inputs({ 'helm-version': ' 3.14.0 ' }).helmVersion, 'v3.14.0');
   });
 
   test('values files are resolved against the workspace and parsed', () => {
@@ -120,6 +121,14 @@ describe('inputs', () => {
     ['timeout too short to apply a hop', { timeout: '1ns' }, /timeout: '1ns'.*from 5s to 24h/],
     ['timeout past a day', { timeout: '25h' }, /timeout: '25h'.*from 5s to 24h/],
     ['dry-run not a boolean', { 'dry-run': 'yes' }, /dry-run: 'yes'/],
+    ...['latest', '3.19', '^3.19.0', 'v3.x', 'v3.19.0 && true', 'v4.0.0-rc.1'].map(
+      (raw): [string, Record<string, string>, RegExp] => [
+        `helm-version ${raw}`,
+        { 'helm-version': raw },
+        /helm-version: .* expected a Helm release of at least v3\.14\.0/,
+      ],
+    ),
+    ['Helm older than 3.14', { 'helm-version': 'v3.13.3' }, /helm-version: 'v3\.13\.3'/],
     ['values file missing', { 'values-files': 'nope.yaml' }, /values-files: 'nope\.yaml'.*ENOENT/],
     [
       'values file not a mapping',
@@ -163,6 +172,13 @@ describe('inputs', () => {
     assert.equal(i.helmDownloadAuth, undefined);
     assert.equal(redactUrl('http://u:p@host:8080/x'), 'http://***@host:8080/x');
     assert.equal(redactUrl('http://host/a@b'), 'http://host/a@b');
+  });
+
+  test('verify-milvus is on unless set false; the Milvus token is optional', () => {
+    assert.deepEqual([inputs({}).verifyMilvus, inputs({}).milvusToken], [true, undefined]);
+    const off = inputs({ 'verify-milvus': 'false', 'milvus-token': ' root:Milvus \n' });
+    assert.deepEqual([off.verifyMilvus, off.milvusToken], [false, 'root:Milvus']);
+    assert.match(problems({ 'verify-milvus': 'no' }), /verify-milvus: 'no'.*true or false/);
   });
 
   test('never echoes the kubeconfig', () => {

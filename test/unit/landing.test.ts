@@ -3,7 +3,7 @@ import { describe, test } from 'node:test';
 import type { V1Pod } from '@kubernetes/client-node';
 import { milvusName, operatorSigns, toPodInfo } from '../../src/inspect.ts';
 import { stepProblems } from '../../src/rollout.ts';
-import { podProblems } from '../../src/verify.ts';
+import { podProblems } from '../../src/landing.ts';
 import { LAYOUTS, pod } from './builders.ts';
 
 function k8sPod(

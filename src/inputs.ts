@@ -6,7 +6,7 @@ import semver from 'semver';
 import { parse, YAMLError } from 'yaml';
 import type { Targets } from './assess.ts';
 import { MINIMUM_HELM_VERSION, MINIMUM_INTERMEDIATE_VERSION } from './milvus.ts';
-import type { Values } from './state.ts';
+import type { Values } from './observed.ts';
 import { compareVersions, isPrerelease, normalizeVersion, series } from './versions.ts';
 
 /** A user name and password taken out of a URL input; the password is registered as a secret. */
@@ -38,6 +38,10 @@ export interface Inputs extends Targets {
   /** `milvus`: components roll one at a time in Milvus' order; `helm`: all at once. */
   rolloutOrder: 'milvus' | 'helm';
   valuesFiles: { path: string; values: Values }[];
+  /** Ask Milvus itself (health, inventory) through a port-forward. */
+  verifyMilvus: boolean;
+  /** `user:password` or an API key (secret); undefined when Milvus authentication is off. */
+  milvusToken: string | undefined;
 }
 
 /** One or more inputs are invalid; the message lists every problem at once. */
@@ -232,14 +236,20 @@ export function getInputs(
     bad('timeout', timeout, 'expected a duration from 5s to 24h per hop, such as 20m');
   }
 
-  const boolean = (name: string) => {
-    const raw = get(name) || 'false';
+  const boolean = (name: string, fallback = 'false') => {
+    const raw = get(name) || fallback;
     const on = /^(true|True|TRUE)$/.test(raw);
     if (!on && !/^(false|False|FALSE)$/.test(raw)) bad(name, raw, 'expected true or false');
     return on;
   };
   const dryRun = boolean('dry-run');
   const upgradeDependencies = boolean('upgrade-dependencies');
+  const verifyMilvus = boolean('verify-milvus', 'true');
+  const milvusToken = get('milvus-token');
+  // The whole token, and the password alone, which an error could quote.
+  for (const secret of [milvusToken, milvusToken.slice(milvusToken.indexOf(':') + 1)]) {
+    if (secret) core.setSecret(secret);
+  }
   const rolloutOrder = get('rollout-order') || 'milvus';
   if (rolloutOrder !== 'milvus' && rolloutOrder !== 'helm') {
     bad('rollout-order', rolloutOrder, 'expected milvus or helm');
@@ -287,5 +297,7 @@ export function getInputs(
     upgradeDependencies,
     rolloutOrder: rolloutOrder as Inputs['rolloutOrder'],
     valuesFiles,
+    verifyMilvus,
+    milvusToken: milvusToken || undefined,
   };
 }
