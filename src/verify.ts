@@ -1,6 +1,6 @@
 // Confirms that a hop landed (the rule is landing.ts'): waits on the pods with a watch, then
 // checks the Deployments and Helm's record.
-import type { V1Pod } from '@kubernetes/client-node';
+import type { V1Deployment, V1Pod } from '@kubernetes/client-node';
 import type { Helm } from './helm.ts';
 import {
   findRelease,
@@ -55,6 +55,7 @@ export async function confirmLanding(
   timeoutMs: number,
 ): Promise<Landing> {
   const { release, namespace, name } = target;
+  const deadline = Date.now() + timeoutMs;
   const info = (pods: Parameters<typeof toPodInfo>[0][]) => pods.map((pod) => toPodInfo(pod, name));
   // Helm's record is final once `helm upgrade` has returned: read it while the pods are checked.
   const record = findRelease(helm, release, namespace);
@@ -71,11 +72,24 @@ export async function confirmLanding(
     throw new Error(podProblems(info(error.items as V1Pod[]), expect).join('; '));
   }
 
+  // The Deployment controller reports a rollout a moment after its pods show it: wait for that.
+  const infos = (items: V1Deployment[]) => items.flatMap((d) => toDeploymentInfo(d) ?? []);
+  const left = Math.max(deadline - Date.now(), 1000);
   const [deployments, entry] = await Promise.all([
-    kube.deployments(namespace, milvusSelector(release, name)),
+    kube
+      .waitForDeployments(
+        namespace,
+        milvusSelector(release, name),
+        (items) => deploymentProblems(infos(items), expect).length === 0,
+        left,
+      )
+      .catch((error: unknown) => {
+        if (error instanceof WaitTimeout) return error.items as V1Deployment[];
+        throw error;
+      }),
     record,
   ]);
-  const milvus = deployments.flatMap((d) => toDeploymentInfo(d) ?? []);
+  const milvus = infos(deployments);
   const components = milvus.map((d) => d.component);
   const problems = deploymentProblems(milvus, expect);
   if (!entry) problems.push('the release is no longer listed by Helm');

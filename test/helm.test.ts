@@ -13,6 +13,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { promisify } from 'node:util';
+import type { V1Pod } from '@kubernetes/client-node';
 import { UpgradeError } from '../src/errors.ts';
 import { checkHelmVersion, Helm } from '../src/helm.ts';
 import { exactFilter, rollbackCommand, type UpgradeSpec, upgradeArgs } from '../src/helm-args.ts';
@@ -26,7 +27,7 @@ import {
 } from '../src/helm-output.ts';
 import { readManifest } from '../src/manifest.ts';
 import { HOP_TO_MIXCOORD, HOP_TO_STREAMING } from '../src/milvus.ts';
-import { startTestCluster, type TestCluster } from './cluster/index.ts';
+import { type ControlPlane, startControlPlane } from './control-plane/cluster.ts';
 import { chartArchive, MILVUS_CHART_VERSIONS, startChartRepository } from './support/chart-repo.ts';
 import { type FileServer, serveFiles } from './support/file-server.ts';
 import { HELM_VERSIONS, helmBinary } from './support/helm-binaries.ts';
@@ -37,6 +38,24 @@ const scratch = mkdtempSync(join(tmpdir(), 'helm-test-'));
 // Helm.create makes its private repository directory under RUNNER_TEMP: keep it in scratch.
 process.env.RUNNER_TEMP = scratch;
 after(() => rmSync(scratch, { recursive: true, force: true }));
+
+/** Namespace of the release records, and of each Helm version's own release. */
+const RECORDS_NAMESPACE = 'milvus';
+const helmNamespace = (version: string) => `web-${version.replace(/\./g, '-')}`;
+
+/**
+ * One control plane for the file, started by the first test that needs it: each Helm version
+ * works in a namespace of its own, so they can share it.
+ */
+let controlPlane: Promise<ControlPlane> | undefined;
+function cluster(): Promise<ControlPlane> {
+  controlPlane ??= startControlPlane({
+    rolloutMs: 50,
+    namespaces: [RECORDS_NAMESPACE, ...HELM_VERSIONS.map(helmNamespace)],
+  });
+  return controlPlane;
+}
+after(async () => (await controlPlane)?.stop());
 
 /** A HOME and Helm directories of the test's own, so the real user's Helm set-up is never read. */
 function isolatedEnv(name: string): Record<string, string> {
@@ -547,11 +566,11 @@ describe('the fixture Milvus chart repository', () => {
 });
 
 describe('read commands against release records in the test cluster', () => {
-  const namespace = 'milvus';
-  let cluster: TestCluster;
+  const namespace = RECORDS_NAMESPACE;
+  let plane: ControlPlane;
 
   before(async () => {
-    cluster = await startTestCluster({ namespaces: [namespace] });
+    plane = await cluster();
     const records: Omit<ReleaseRecord, 'namespace'>[] = [
       {
         name: 'my-milvus',
@@ -584,20 +603,19 @@ describe('read commands against release records in the test cluster', () => {
     ];
     for (const record of records) {
       const [, , appVersion] = record.chart;
-      writeReleaseRecord(cluster, {
+      await writeReleaseRecord(plane, {
         ...record,
         namespace,
         chartValues: { image: { all: { tag: `v${appVersion}` } } },
       });
     }
   });
-  after(() => cluster?.stop());
 
   for (const version of HELM_VERSIONS) {
     test(`${version}: list, status, get values; status of a missing release`, async () => {
       const helm = await Helm.create({
         binary: helmBinary(version),
-        env: { ...isolatedEnv(`store-${version}`), ...cluster.env(`store-${version}`) },
+        env: { ...isolatedEnv(`store-${version}`), ...plane.env(`store-${version}`) },
       });
 
       const all = await helm.list(namespace);
@@ -666,7 +684,6 @@ describe('read commands against release records in the test cluster', () => {
 });
 
 describe('against the test cluster', { concurrency: true }, () => {
-  const namespace = 'milvus';
   let repository: Awaited<ReturnType<typeof startChartRepository>>;
 
   before(async () => {
@@ -676,14 +693,15 @@ describe('against the test cluster', { concurrency: true }, () => {
 
   for (const version of HELM_VERSIONS) {
     describe(`Helm ${version}`, { concurrency: 1 }, () => {
-      let cluster: TestCluster;
+      const namespace = helmNamespace(version);
+      let store: ControlPlane['store'];
       let helm: Helm;
 
       before(async () => {
-        cluster = await startTestCluster({ namespaces: [namespace], rolloutMs: 50 });
-        const env = { HOME: cluster.dir, ...cluster.env(version) };
+        const plane = await cluster();
+        store = plane.store;
+        const env = { ...isolatedEnv(`cluster-${version}`), ...plane.env(version) };
         // Set-up only: the action never installs, so the release is made with Helm directly.
-        // Asynchronously: the cluster answers from this process.
         await execFileAsync(
           helmBinary(version),
           ['install', 'web', chartArchive('1.0.0', 'webapp'), '--namespace', namespace],
@@ -692,10 +710,7 @@ describe('against the test cluster', { concurrency: true }, () => {
         helm = await Helm.create({ binary: helmBinary(version), env: env });
         await helm.repoAdd('fixtures', repository.url);
       });
-      after(async () => {
-        await helm?.dispose();
-        await cluster?.stop();
-      });
+      after(() => helm?.dispose());
 
       test('status, list and values of a release', async () => {
         const status = await helm.status('web', namespace);
@@ -739,12 +754,12 @@ describe('against the test cluster', { concurrency: true }, () => {
         assert.deepEqual(rendered.objects.sort(), ['Deployment/web-webapp', 'Service/web-webapp']);
         assert.equal(rendered.workloads[0]?.fields['image web'], 'nginx:1.28');
         assert.equal((await helm.status('web', namespace))?.revision, 1);
-        const deployment = cluster.store.get('deployments', namespace, 'web-webapp');
+        const deployment = await store.get('deployments', namespace, 'web-webapp');
         assert.match(JSON.stringify(deployment?.spec), /nginx:1\.27/);
       });
 
       test('an upgrade waits, keeps the values, and shows in the history', async () => {
-        const valuesFile = join(cluster.dir, 'extra-values.yaml');
+        const valuesFile = join(scratch, `extra-values-${version}.yaml`);
         writeFileSync(valuesFile, 'service:\n  port: 8080\n');
         const args = upgradeArgs({
           helmMajor: helm.major,
@@ -762,12 +777,18 @@ describe('against the test cluster', { concurrency: true }, () => {
         assert.ok(args.includes(helm.major === 4 ? '--wait=watcher' : '--wait'));
         await helm.upgrade(args);
 
-        const deployment = cluster.store.get('deployments', namespace, 'web-webapp');
+        const deployment = await store.get('deployments', namespace, 'web-webapp');
         assert.match(JSON.stringify(deployment?.spec), /nginx:1\.28/);
-        assert.equal(
-          (deployment?.status as { readyReplicas?: number } | undefined)?.readyReplicas,
-          2,
+        // Helm returned once both new pods were ready; an old one may still be on its way out.
+        const pods = await store.list('pods', { namespace });
+        const readyNew = pods.filter(
+          (pod) =>
+            JSON.stringify(pod.spec).includes('nginx:1.28') &&
+            (pod.status as V1Pod['status'])?.conditions?.some(
+              (c) => c.type === 'Ready' && c.status === 'True',
+            ),
         );
+        assert.equal(readyNew.length, 2);
         assert.deepEqual(await helm.getValues('web', namespace), {
           image: { tag: '1.28' },
           replicaCount: 2,

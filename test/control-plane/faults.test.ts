@@ -9,7 +9,13 @@ import { request } from 'node:https';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { promisify } from 'node:util';
-import { CoreV1Api, KubeConfig, type V1Pod, Watch } from '@kubernetes/client-node';
+import {
+  type ApiException,
+  CoreV1Api,
+  KubeConfig,
+  type V1Pod,
+  Watch,
+} from '@kubernetes/client-node';
 import { pinnedVersion } from './build.ts';
 import { type ControlPlane, type KubeObject, startControlPlane } from './cluster.ts';
 import { kubectlBinary } from './kubectl.ts';
@@ -286,6 +292,69 @@ rules:
     ]);
   });
 
+  test("reject: a user's matching requests are answered 429 by flow control until lifted", async () => {
+    const kubeconfig = await cluster.serviceAccountKubeconfig(
+      NS,
+      'busy',
+      `apiVersion: rbac.authorization.k8s.io/v1
+kind: Role
+metadata:
+  name: reader
+rules:
+  - apiGroups: [""]
+    resources: [pods, configmaps]
+    verbs: [get, list, watch]
+`,
+    );
+    const token = /token: (\S+)/.exec(kubeconfig)?.[1] ?? '';
+    const user = `system:serviceaccount:${NS}:busy`;
+    const pods = `/api/v1/namespaces/${NS}/pods`;
+    const statuses = async (path: string, as = token, times = 4) =>
+      (await Promise.all(Array.from({ length: times }, () => get(cluster, path, as)))).map(
+        (answer) => answer.status,
+      );
+    const since = Date.now();
+    const lists = await cluster.faults.reject({
+      user,
+      verbs: ['list'],
+      resources: ['pods'],
+      namespaces: [NS],
+    });
+    const version = await cluster.faults.reject({
+      user,
+      verbs: ['get'],
+      nonResourceURLs: ['/version'],
+    });
+    try {
+      // Every time, however many at once, and nothing else of that user's.
+      assert.deepEqual(await statuses(pods), [429, 429, 429, 429]);
+      assert.deepEqual(await statuses('/version'), [429, 429, 429, 429]);
+      const refused = await get(cluster, pods, token);
+      assert.equal(refused.body, 'Too many requests, please try again later.\n');
+      const configMaps = `/api/v1/namespaces/${NS}/configmaps`;
+      assert.deepEqual(await statuses(configMaps), [200, 200, 200, 200]);
+      assert.deepEqual(await statuses(`${pods}/nosuch`), [404, 404, 404, 404], 'get, not list');
+      assert.deepEqual(await statuses(pods, cluster.token), [200, 200, 200, 200], 'other users');
+      // client-node gets the API server's answer.
+      const config = new KubeConfig();
+      config.loadFromString(kubeconfig);
+      await assert.rejects(
+        config.makeApiClient(CoreV1Api).listNamespacedPod({ namespace: NS }),
+        (error: ApiException<string>) => error.code === 429,
+      );
+      await version.lift();
+      assert.deepEqual(await statuses('/version'), [200, 200, 200, 200]);
+      assert.deepEqual(await statuses(pods), [429, 429, 429, 429], 'the other rule holds');
+    } finally {
+      await lists.lift();
+    }
+    assert.deepEqual(await statuses(pods, token, 8), [200, 200, 200, 200, 200, 200, 200, 200]);
+    // The refusals are in the request record, as the API server's own answers.
+    const refusals = cluster.requests.filter({ since, user, status: 429 });
+    assert.ok(refusals.some((r) => r.verb === 'list' && r.resource === 'pods'));
+    assert.ok(refusals.some((r) => r.path === '/version'));
+  });
+
   test('registerCrd serves a custom kind', async () => {
     await cluster.registerCrd({ group: 'milvus.io', kind: 'Milvus', versions: ['v1beta1'] });
     const made = await cluster.store.create({
@@ -342,11 +411,15 @@ describe('a control plane claiming Kubernetes 1.19.16', () => {
 });
 
 /** One GET on a new connection through the cluster's front door, as the kubeconfig's user. */
-function get(cluster: ControlPlane, path: string): Promise<{ status: number; body: string }> {
+function get(
+  cluster: ControlPlane,
+  path: string,
+  token = cluster.token,
+): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
     const req = request(
       new URL(path, cluster.url),
-      { ca: cluster.caPem, agent: false, headers: { authorization: `Bearer ${cluster.token}` } },
+      { ca: cluster.caPem, agent: false, headers: { authorization: `Bearer ${token}` } },
       (res) => {
         let body = '';
         res.setEncoding('utf8').on('data', (chunk: string) => (body += chunk));

@@ -1,12 +1,19 @@
 // Faults outside the cluster's pods: transient API errors during the action's reads, a Helm
 // archive that does not match its checksum (refused before it is unpacked, nothing cached), API
-// failures that last, and two runs on one release.
+// failures that last, and two runs on one release. The API errors are the real API server's:
+// connections reset in front of it, and its flow control answering 429.
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { type AddressInfo, createServer } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { installMilvus, runAction, startWorld, type World } from '../support/harness.ts';
+import {
+  type ActionRun,
+  installMilvus,
+  runAction,
+  startWorld,
+  type World,
+} from '../support/harness.ts';
 import { archiveName } from '../support/helm-mirror.ts';
 import {
   act,
@@ -24,8 +31,47 @@ import {
   tail,
 } from './checks.ts';
 
+/** A ServiceAccount with cluster-admin rights: flow control exempts system:masters (`admin`). */
+interface Upgrader {
+  kubeconfig: string;
+  user: string;
+}
+
+async function upgrader(world: World): Promise<Upgrader> {
+  const kubeconfig = await world.cluster.serviceAccountKubeconfig(
+    'default',
+    'upgrader',
+    `apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata:
+  name: upgrader-cluster-admin
+roleRef:
+  apiGroup: rbac.authorization.k8s.io
+  kind: ClusterRole
+  name: cluster-admin
+subjects:
+  - kind: ServiceAccount
+    name: upgrader
+    namespace: default
+`,
+  );
+  return { kubeconfig, user: 'system:serviceaccount:default:upgrader' };
+}
+
+/** `act` with the ServiceAccount's kubeconfig: its token is masked and shown nowhere. */
+async function actAs(world: World, { kubeconfig }: Upgrader): Promise<ActionRun> {
+  const run = await act(world, { kubeconfig }, { masked: false });
+  const token = /token: (\S+)/.exec(kubeconfig)?.[1] ?? '';
+  const lines = run.stdout.split('\n');
+  assert.ok(lines.includes(`::add-mask::${token}`), `the token is masked\n${tail(run)}`);
+  const shown = [...lines.filter((l) => !l.startsWith('::add-mask::')), run.stderr, run.summary];
+  assert.ok(!shown.join('\n').includes(token), 'the token is not shown');
+  return run;
+}
+
 describe('faults', () => {
   let world: World;
+  let as: Upgrader;
   before(async () => {
     world = await startWorld({ rolloutMs: 30 });
     await installMilvus(world, {
@@ -34,42 +80,58 @@ describe('faults', () => {
       layout: 'separate',
       mq: 'pulsarv3',
     });
+    as = await upgrader(world);
   });
   after(() => world.stop());
 
   test('transient API errors on the action reads are survived; Helm is not hit', async () => {
-    // About a third of client-node's requests fail with 503. Each kind of read fails at most
-    // 4 times in all, so its retries always get through and the test cannot flake; the
-    // watch (undici's user agent) fails without a limit, and the action lists again.
-    const client = /kubernetes-client-javascript/;
-    const rule = { rate: 0.3, status: 503 as const, userAgent: client, watch: false, limit: 4 };
-    world.cluster.faults.errors(
-      { ...rule, path: /^\/version$/ },
-      { ...rule, path: /^\/api\/v1\/namespaces\/[^/]+$/ },
-      { ...rule, path: /\/pods$/ },
-      { ...rule, path: /\/deployments$/ },
-      { rate: 0.3, status: 503, userAgent: /undici/, watch: true },
-    );
+    // Timed so that only the action's own reads meet them. The first three connections are
+    // reset: only the action connects while it reads the server version and the namespace, and
+    // Helm starts once both reads have got through. The API server's flow control refuses the
+    // action's lists of pods and Deployments until each was refused twice (its retries get
+    // through), and its watches for the whole run (it lists again); Helm does neither.
+    const { faults, requests } = world.cluster;
+    const scope = {
+      user: as.user,
+      resources: ['pods', 'deployments.apps'],
+      namespaces: ['default'],
+    };
+    const lists = await faults.reject({ ...scope, verbs: ['list'] });
+    const watches = await faults.reject({ ...scope, verbs: ['watch'] });
+    await faults.resets({ connections: 3 });
     const since = Date.now();
-    let run: Awaited<ReturnType<typeof act>>;
+    const refused = (resource: string) =>
+      requests.count({ since, verb: 'list', resource, status: 429 }) >= 2;
+    let ended = false;
+    const lifted = world.cluster
+      .waitFor(() => ended || (refused('pods') && refused('deployments.apps')), 120_000)
+      .then(() => lists.lift());
+    let run: ActionRun;
     try {
-      run = await act(world);
+      run = await actAs(world, as);
     } finally {
-      world.cluster.faults.errors();
+      ended = true;
+      await lifted;
+      await watches.lift();
+      await faults.clear();
     }
-    const injected = world.cluster.requests.filter({ since }).filter((r) => r.fault === 'error');
     assertSucceeded(run);
     await assertAt264(world, 3);
     assert.equal(run.outputs['milvus-version'], 'v2.6.4');
-    assert.ok(
-      injected.filter((r) => client.test(r.userAgent)).length > 0,
-      'errors hit the action reads',
-    );
+    for (const read of ['reading the server version', 'reading the namespace default']) {
+      assert.match(run.stdout, new RegExp(`::debug::${read}: attempt 1 failed \\(fetch failed\\)`));
+    }
+    const refusals = requests.filter({ since, status: 429 });
+    const hit = new Set(refusals.map((r) => `${r.verb} ${r.resource}`));
+    for (const read of ['list pods', 'list deployments.apps', 'watch pods']) {
+      assert.ok(hit.has(read), `the action's ${read} was refused: ${[...hit].join(', ')}`);
+    }
     assert.deepEqual(
-      injected.filter((r) => r.userAgent.startsWith('Helm/')),
+      refusals.filter((r) => r.userAgent.startsWith('Helm/')),
       [],
       "Helm's requests were not hit",
     );
+    assert.ok(requests.count({ since, userAgent: /^Helm\// }) > 0, 'Helm went through the API');
   });
 
   describe('a Helm archive that does not match its checksum', () => {
@@ -131,6 +193,7 @@ async function closedPort(): Promise<number> {
 
 describe('API failures the action cannot ride out, and two runs at once', () => {
   let world: World;
+  let as: Upgrader;
   before(async () => {
     world = await startWorld({ rolloutMs: 30 });
     await installMilvus(world, {
@@ -139,6 +202,7 @@ describe('API failures the action cannot ride out, and two runs at once', () => 
       layout: 'mixcoord',
       mq: 'pulsarv3',
     });
+    as = await upgrader(world);
   });
   after(() => world.stop());
 
@@ -164,29 +228,31 @@ describe('API failures the action cannot ride out, and two runs at once', () => 
       { masked: false },
     );
     const message = failure(run);
+    // The action reads the version and the namespace at once: whichever refusal comes first.
     assert.match(
       message,
-      /^the Kubernetes API server https:\/\/127\.0\.0\.1:\d+ rejected the credentials of the kubeconfig \(the kubeconfig input, user test\) \(401 Unauthorized\) while reading the server version: a token or certificate in it is invalid or has expired\./,
+      /^the Kubernetes API server https:\/\/127\.0\.0\.1:\d+ rejected the credentials of the kubeconfig \(the kubeconfig input, user test\) \(401 Unauthorized\) while (reading the server version|reading the namespace default): a token or certificate in it is invalid or has expired\./,
     );
     assert.doesNotMatch(message, /HTTP-Code|Headers/);
   });
 
   test('a server that keeps failing is named with the status and the number of tries', async () => {
-    world.cluster.faults.errors({
-      rate: 1,
-      status: 503,
-      userAgent: /kubernetes-client-javascript/,
-      path: /\/pods$/,
+    // The API server's flow control refuses every list of pods in default, as when saturated.
+    const rejection = await world.cluster.faults.reject({
+      user: as.user,
+      verbs: ['list'],
+      resources: ['pods'],
+      namespaces: ['default'],
     });
-    let run: Awaited<ReturnType<typeof act>>;
+    let run: ActionRun;
     try {
-      run = await act(world);
+      run = await actAs(world, as);
     } finally {
-      world.cluster.faults.errors();
+      await rejection.lift();
     }
     assertRefused(
       run,
-      /answered HTTP 503 while listing pods in default, 8 times in a row/,
+      /answered HTTP 429 while listing pods in default, 8 times in a row\. Check the health of the API server, then re-run\./,
       /^Fix the cause above and re-run\.$/,
     );
     assert.doesNotMatch(failure(run), /HTTP-Code|Headers/);

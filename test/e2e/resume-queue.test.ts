@@ -73,7 +73,7 @@ for (const helmVersion of ['v3.18.0', 'v4.1.4'] as HelmVersion[]) {
     after(() => world.stop());
 
     test('hop 1 fails on a mixcoord that never gets ready; the advice names revision 1', async () => {
-      world.cluster.faults.unready('component=mixcoord', 'NotReady');
+      await world.cluster.faults.unready('component=mixcoord', 'NotReady');
       const run = await act(world, { timeout: '5s' });
       assert.equal(run.exitCode, 1, tail(run));
       const message = failure(run);
@@ -100,7 +100,7 @@ for (const helmVersion of ['v3.18.0', 'v4.1.4'] as HelmVersion[]) {
     });
 
     test('the re-run pins Pulsar v2 again and ends at v2.6.4 on the same Pulsar', async () => {
-      world.cluster.faults.clearUnready();
+      await world.cluster.faults.clearUnready();
       const run = await act(world, { timeout: '1m' });
       assertSucceeded(run);
       const { plan } = jsonOutputs(run);
@@ -134,7 +134,7 @@ for (const helmVersion of ['v3.18.0', 'v4.1.4'] as HelmVersion[]) {
     after(() => world.stop());
 
     test('the cancelled run lets Helm record the hop as failed, reports, and cleans up', async () => {
-      world.cluster.faults.unready('component=mixcoord', 'NotReady');
+      await world.cluster.faults.unready('component=mixcoord', 'NotReady');
       const run = await act(
         world,
         { timeout: '5m' },
@@ -172,7 +172,7 @@ for (const helmVersion of ['v3.18.0', 'v4.1.4'] as HelmVersion[]) {
     });
 
     test('the next run resumes hop 1 with Pulsar v2 pinned and ends at v2.6.4', async () => {
-      world.cluster.faults.clearUnready();
+      await world.cluster.faults.clearUnready();
       const run = await act(world, { timeout: '1m' });
       assertSucceeded(run);
       assert.deepEqual(

@@ -131,6 +131,7 @@ for (const helmVersion of ['v3.18.0', 'v4.1.4'] as HelmVersion[]) {
       // Once the query nodes have their turn, the data nodes stop getting ready, so the rollout
       // is waiting at them when the action is killed.
       let seen = '';
+      let fault: Promise<void> | undefined;
       const run = await runAction(
         world,
         { timeout: '2m' },
@@ -139,15 +140,16 @@ for (const helmVersion of ['v3.18.0', 'v4.1.4'] as HelmVersion[]) {
             if (/mixcoord: rolled out/.test(seen)) return;
             seen += chunk;
             if (/mixcoord: rolled out/.test(seen)) {
-              world.cluster.faults.unready('component=datanode', 'NotReady');
+              fault = world.cluster.faults.unready('component=datanode', 'NotReady');
             }
           },
           cancelWhen: { output: /querynode: rolled out/, afterMs: 1000, signals: [['SIGKILL', 0]] },
         },
       );
+      await fault;
       assert.deepEqual(run.signalsSent, ['SIGKILL'], tail(run));
       assert.deepEqual(await pausedDeployments(world), ['proxy']);
-      world.cluster.faults.clearUnready();
+      await world.cluster.faults.clearUnready();
     });
 
     test('the next run says so, resumes in order, and leaves nothing paused', async () => {

@@ -1,7 +1,7 @@
-// Helm release records written straight into the test cluster, for states that real Helm only
+// Helm release records written straight into the cluster, for states that real Helm only
 // leaves behind when interrupted (pending-upgrade) or that take long to reach by hand.
 import { gzipSync } from 'node:zlib';
-import type { TestCluster } from '../cluster/index.ts';
+import type { ControlPlane } from '../control-plane/cluster.ts';
 
 export interface ReleaseRecord {
   name: string;
@@ -19,7 +19,10 @@ export interface ReleaseRecord {
 }
 
 /** Stores `record` as Helm 3 and 4 keep releases: a Secret holding gzipped, base64 JSON. */
-export function writeReleaseRecord(cluster: TestCluster, record: ReleaseRecord): void {
+export async function writeReleaseRecord(
+  cluster: ControlPlane,
+  record: ReleaseRecord,
+): Promise<void> {
   const [chartName, chartVersion, appVersion] = record.chart;
   const payload = {
     name: record.name,
@@ -40,7 +43,7 @@ export function writeReleaseRecord(cluster: TestCluster, record: ReleaseRecord):
     manifest: record.manifest ?? '',
   };
   const encoded = gzipSync(JSON.stringify(payload)).toString('base64');
-  cluster.store.create({
+  await cluster.store.create({
     apiVersion: 'v1',
     kind: 'Secret',
     type: 'helm.sh/release.v1',
