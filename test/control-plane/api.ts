@@ -1,9 +1,40 @@
 // The test harness's own client of the real API server: plain HTTPS requests, resource names
 // resolved through discovery, and the quick reads and writes tests make (`store`).
 import { request } from 'node:https';
-import type { KubeObject } from '../cluster/types.ts';
 
-export type { KubeObject } from '../cluster/types.ts';
+export interface OwnerReference {
+  apiVersion: string;
+  kind: string;
+  name: string;
+  uid: string;
+  controller?: boolean;
+  blockOwnerDeletion?: boolean;
+}
+
+export interface ObjectMeta {
+  name?: string;
+  generateName?: string;
+  namespace?: string;
+  uid?: string;
+  resourceVersion?: string;
+  generation?: number;
+  creationTimestamp?: string;
+  deletionTimestamp?: string;
+  deletionGracePeriodSeconds?: number;
+  labels?: Record<string, string>;
+  annotations?: Record<string, string>;
+  ownerReferences?: OwnerReference[];
+  finalizers?: string[];
+  [key: string]: unknown;
+}
+
+/** A Kubernetes object, loosely: unknown fields pass through untouched. */
+export interface KubeObject {
+  apiVersion: string;
+  kind: string;
+  metadata: ObjectMeta;
+  [key: string]: unknown;
+}
 
 /** An API error answer: the HTTP status and the server's `Status` object. */
 export class ApiError extends Error {

@@ -1,6 +1,6 @@
 // The API server's own record of the requests it served: its audit log (level Metadata, written
-// before the response completes), read back as the request records the in-process test cluster
-// keeps (test/cluster/requests.ts), so tests can tell what a client asked and whether it wrote.
+// before the response completes), read back as request records, so tests can tell what a client
+// asked and whether it wrote.
 import { closeSync, openSync, readSync, statSync } from 'node:fs';
 import { stringify } from 'yaml';
 

@@ -2,8 +2,8 @@
 // RBAC, service-account keys, an audit log), kube-controller-manager, kube-scheduler, and KWOK
 // playing the kubelet of fake Nodes through the Stages in ./stages.ts. Clients reach it through
 // Toxiproxy (connection faults) and, when a test claims another release, a proxy that rewrites
-// /version. It offers end-to-end tests what the in-process test cluster (test/cluster) offers,
-// with the differences README.md lists. Binaries come from ./build.ts.
+// /version. The end-to-end tests, the sandbox, the demo and the benchmark run on it. Binaries
+// come from ./build.ts.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import {
@@ -20,7 +20,6 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse } from 'yaml';
-import { makeCertificates } from '../cluster/tls.ts';
 import {
   type Api,
   apiClient,
@@ -42,6 +41,7 @@ import {
 } from './proxies.ts';
 import { kubeconfigYaml, serviceAccountKubeconfig } from './service-account.ts';
 import { FAKE_NODE_ANNOTATION, PROVISIONER, STORAGE_CLASS, type UnreadyReason } from './stages.ts';
+import { makeCertificates } from './tls.ts';
 
 export type { ClusterObjects, KubeObject } from './api.ts';
 export type { AuditFilter, AuditRecord } from './audit.ts';

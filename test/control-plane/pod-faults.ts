@@ -2,8 +2,9 @@
 // the cluster, and a fault rewrites them. KWOK applies Stages when a pod changes, so the pods a
 // fault newly selects (or releases) are touched with an annotation; that makes running pods fail
 // (or recover) at once. The calls resolve once every affected pod shows the change.
-import { matchesLabels, parseLabelSelector } from '../cluster/selectors.ts';
+
 import type { Api, ClusterObjects, KubeObject } from './api.ts';
+import { matchesLabels, parseLabelSelector } from './selectors.ts';
 import {
   podCondition,
   type Stage,

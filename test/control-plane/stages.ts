@@ -5,7 +5,7 @@
 // pod timings, and faults that keep the pods of a label selector from becoming ready.
 // Check a new selector by hand: KWOK 0.8 logs an expression that does not compile once, then
 // panics on the next event.
-import { parseLabelSelector } from '../cluster/selectors.ts';
+import { parseLabelSelector } from './selectors.ts';
 
 /** Annotation that marks a Node as KWOK's. */
 export const FAKE_NODE_ANNOTATION = 'kwok.x-k8s.io/node';

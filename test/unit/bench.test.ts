@@ -2,6 +2,7 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { describe, test } from 'node:test';
+import { controlPlaneMemory } from '../../bench/control-plane.ts';
 import { describe as describeSummary, median, summarize, table } from '../../bench/stats.ts';
 import { DEFAULT_PATH, HOP_TO_MIXCOORD, HOP_TO_STREAMING } from '../../src/milvus.ts';
 import { ROOT } from '../support/paths.ts';
@@ -26,6 +27,18 @@ describe('bench statistics', () => {
 
   test('tables pad their columns', () => {
     assert.equal(table(['a', 'bb'], [['ccc', 'd']]), 'a    bb\n---  --\nccc  d');
+  });
+});
+
+describe('control plane memory', () => {
+  test('sums the resident memory of the processes and counts a gone one as 0', () => {
+    // pid 2^22 + 1 is above Linux's pid_max: never a live process.
+    const memory = controlPlaneMemory({ pids: { self: process.pid, gone: 4_194_305 } });
+    const self = memory.rss.byComponent.self ?? 0;
+    assert.ok(self > 1, `this process's VmRSS is ${self} MiB`);
+    assert.equal(memory.rss.byComponent.gone, 0);
+    assert.equal(memory.rss.totalMiB, self);
+    assert.ok((memory.peak.byComponent.self ?? 0) >= self, 'a peak below the current value');
   });
 });
 

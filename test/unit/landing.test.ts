@@ -2,8 +2,8 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import type { V1Pod } from '@kubernetes/client-node';
 import { milvusName, operatorSigns, toPodInfo } from '../../src/inspect.ts';
-import { stepProblems } from '../../src/rollout.ts';
 import { podProblems } from '../../src/landing.ts';
+import { stepProblems } from '../../src/rollout.ts';
 import { LAYOUTS, pod } from './builders.ts';
 
 function k8sPod(

@@ -4,8 +4,8 @@ import { checkChartVersions } from '../../src/charts.ts';
 import { UpgradeError } from '../../src/errors.ts';
 import { describeQueue, queueBlocks, readManifest } from '../../src/manifest.ts';
 import { HOP_TO_MIXCOORD, HOP_TO_STREAMING } from '../../src/milvus.ts';
-import { confirmKept, type ReleaseView, viewOf } from '../../src/predict.ts';
 import type { Values } from '../../src/observed.ts';
+import { confirmKept, type ReleaseView, viewOf } from '../../src/predict.ts';
 import { mergeValues } from '../../src/values.ts';
 import { CHART_4_2_20, CHART_4_2_58 } from './builders.ts';
 

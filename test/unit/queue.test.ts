@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { UpgradeError } from '../../src/errors.ts';
-import { keepQueue, readQueue } from '../../src/queue.ts';
 import type { Values } from '../../src/observed.ts';
+import { keepQueue, readQueue } from '../../src/queue.ts';
 import { mergeValues, valuesFromSets } from '../../src/values.ts';
 import { CHART_4_2_20, CHART_4_2_58, CHART_5_0_0 } from './builders.ts';
 
