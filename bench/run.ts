@@ -1,14 +1,17 @@
-// `npm run bench`: the action against the manual procedure on the test cluster, its start-up, its
-// Helm set-up, its API requests and how it scales. Progress goes to stderr, the tables to stdout,
-// every figure to bench/results.json.
+// `npm run bench`: the action against the manual procedure on a real Kubernetes control plane
+// (test/control-plane), its start-up, its Helm set-up, its API requests, how it scales, and what
+// the control plane itself costs in time and memory. Progress goes to stderr, the tables to
+// stdout, every figure to bench/results.json.
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { controlPlaneBinaries } from '../test/control-plane/build.ts';
 import { buildChartRepository } from '../test/support/chart-repo.ts';
 import { NODE } from '../test/support/harness.ts';
 import { helmBinary } from '../test/support/helm-binaries.ts';
 import { buildHelmMirror } from '../test/support/helm-mirror.ts';
 import { ROOT } from '../test/support/paths.ts';
+import { type Memory, type StartStop, startStop } from './control-plane.ts';
 import { load, machine } from './machine.ts';
 import {
   type Measurement,
@@ -24,10 +27,15 @@ const HELM_VERSION = 'v3.18.0';
 /** Helm 4 waits with watches instead of Helm 3's 2-second polling: compared once more with it. */
 const HELM4_VERSION = 'v4.1.4';
 /**
- * Repetitions and rollout delays, chosen to finish in under 10 minutes on 2 cores.
- * BENCH_QUICK=1 runs each part once, for trying the benchmark itself.
+ * Repetitions and rollout delays. Every measured run starts its own control plane and installs
+ * the release first (about 20 s on 2 cores, not timed), which dominates the benchmark's length.
+ * BENCH_QUICK=1 runs each part once, for trying the benchmark itself; its figures go to a
+ * temporary file, not over the committed ones.
  */
 const QUICK = process.env.BENCH_QUICK === '1';
+const RESULTS = QUICK
+  ? join(tmpdir(), 'milvus-upgrade-bench-quick.json')
+  : join(ROOT, 'bench', 'results.json');
 const CONFIG = {
   rolloutMs: 2000,
   repetitions: QUICK ? 1 : 5,
@@ -40,6 +48,8 @@ const CONFIG = {
   startupRuns: QUICK ? 5 : 15,
   toolCacheMisses: QUICK ? 1 : 3,
   toolCacheHits: QUICK ? 2 : 5,
+  /** Bare starts and stops of the control plane, for its start time and idle memory. */
+  controlPlaneStarts: QUICK ? 2 : 5,
 };
 
 const began = Date.now();
@@ -50,13 +60,21 @@ const seconds = (ms: number) => ms / 1000;
 const scratch = mkdtempSync(join(tmpdir(), 'milvus-upgrade-bench-'));
 const toolCache = join(scratch, 'toolcache');
 
+/** Every measured run with its scenario, for the control plane's costs across them. */
+const everyRun: { scenario: Scenario; m: Measurement }[] = [];
+async function measured(scenario: Scenario, procedure: Procedure): Promise<Measurement> {
+  const m = await measure(scenario, procedure, toolCache);
+  everyRun.push({ scenario, m });
+  return m;
+}
+
 /** Both procedures `n` times on fresh clusters, alternating which goes first. */
 async function compare(scenario: Scenario, n: number, label: string) {
   const runs: Record<Procedure, Measurement[]> = { manual: [], action: [] };
   for (let rep = 0; rep < n; rep++) {
     const order: Procedure[] = rep % 2 === 0 ? ['manual', 'action'] : ['action', 'manual'];
     for (const procedure of order) {
-      const m = await measure(scenario, procedure, toolCache);
+      const m = await measured(scenario, procedure);
       runs[procedure].push(m);
       progress(`${label} ${rep + 1}/${n}: ${procedure} ${seconds(m.wallMs).toFixed(2)} s`);
     }
@@ -130,6 +148,12 @@ if (host.loadAverage.start > 0.5 * host.cores) {
 }
 await buildHelmMirror();
 await buildChartRepository();
+// Built from source once per machine (about 15 minutes), never inside a timed part.
+await controlPlaneBinaries();
+
+progress(`control plane: ${CONFIG.controlPlaneStarts} bare starts and stops`);
+const startStops: StartStop[] = [];
+for (let n = 0; n < CONFIG.controlPlaneStarts; n++) startStops.push(await startStop());
 
 progress(`start-up: ${CONFIG.startupRuns} runs of node dist/index.js`);
 const startup: number[] = [];
@@ -166,7 +190,7 @@ const helm4 = comparison(
 progress(`ordered rollout: ${CONFIG.orderedRepetitions} action runs with rollout-order milvus`);
 const orderedRuns: Measurement[] = [];
 for (let rep = 0; rep < CONFIG.orderedRepetitions; rep++) {
-  orderedRuns.push(await measure({ ...base, rolloutOrder: 'milvus' }, 'action', toolCache));
+  orderedRuns.push(await measured({ ...base, rolloutOrder: 'milvus' }, 'action'));
 }
 /** Wall time over the physical limit of an ordered rollout: its components' rollout times. */
 const ordered = {
@@ -183,7 +207,7 @@ for (const rolloutMs of CONFIG.apiRolloutMs.filter((ms) => !apiRuns[ms])) {
   progress(`API requests: ${CONFIG.apiRepetitions} action runs, rollout ${rolloutMs} ms`);
   apiRuns[rolloutMs] = [];
   for (let rep = 0; rep < CONFIG.apiRepetitions; rep++) {
-    apiRuns[rolloutMs].push(await measure({ ...base, rolloutMs }, 'action', toolCache));
+    apiRuns[rolloutMs].push(await measured({ ...base, rolloutMs }, 'action'));
   }
 }
 const api = Object.fromEntries(
@@ -217,6 +241,65 @@ for (const queryNodes of CONFIG.scale) {
     actionRequests: requestsPerPhase(runs.action),
   });
 }
+
+/** Median MiB per component. */
+const byComponent = (memories: Memory[]) =>
+  Object.fromEntries(
+    Object.keys(memories[0]?.byComponent ?? {}).map((name) => [
+      name,
+      round(median(memories.map((m) => m.byComponent[name] ?? 0)), 1),
+    ]),
+  );
+/** The control plane's memory over the runs with `queryNodes` query nodes. */
+function memoryAt(queryNodes: number) {
+  const costs = everyRun
+    .filter((r) => r.scenario.queryNodes === queryNodes)
+    .map((r) => r.m.controlPlane);
+  return {
+    queryNodes,
+    runs: costs.length,
+    installSeconds: summarize(
+      costs.map((c) => seconds(c.installMs)),
+      2,
+    ),
+    afterInstallMiB: summarize(
+      costs.map((c) => c.afterInstall.rss.totalMiB),
+      1,
+    ),
+    endMiB: summarize(
+      costs.map((c) => c.end.rss.totalMiB),
+      1,
+    ),
+    peakMiB: summarize(
+      costs.map((c) => c.end.peak.totalMiB),
+      1,
+    ),
+    endByComponentMiB: byComponent(costs.map((c) => c.end.rss)),
+    peakByComponentMiB: byComponent(costs.map((c) => c.end.peak)),
+  };
+}
+const controlPlane = {
+  kubernetesVersion: startStops[0]?.kubernetesVersion ?? '',
+  startMs: summarize(
+    startStops.map((s) => s.startMs),
+    0,
+  ),
+  stopMs: summarize(
+    startStops.map((s) => s.stopMs),
+    0,
+  ),
+  idleMiB: summarize(
+    startStops.map((s) => s.idle.rss.totalMiB),
+    1,
+  ),
+  idleByComponentMiB: byComponent(startStops.map((s) => s.idle.rss)),
+  /** startWorld before every measured run: the control plane, chart repository and Helm mirror. */
+  worldStartMs: summarize(
+    everyRun.map((r) => r.m.controlPlane.worldStartMs),
+    0,
+  ),
+  memory: CONFIG.scale.map(memoryAt),
+};
 
 const startupSummary = summarize(startup, 1);
 const hit = summarize(install.hitMs, 1);
@@ -268,11 +351,12 @@ const results = {
   orderedRollout: ordered,
   startup: startupSummary,
   toolCache: { hit, miss },
+  controlPlane,
   targets,
   benchSeconds: 0,
 };
 results.benchSeconds = round((Date.now() - began) / 1000, 0);
-writeFileSync(join(ROOT, 'bench', 'results.json'), `${JSON.stringify(results, null, 2)}\n`);
+writeFileSync(RESULTS, `${JSON.stringify(results, null, 2)}\n`);
 rmSync(scratch, { recursive: true, force: true });
 
 // The tables.
@@ -328,6 +412,46 @@ out.push(
     ],
   ),
   '',
+  `Control plane (Kubernetes v${controlPlane.kubernetesVersion}, etcd, kube-controller-manager, kube-scheduler, KWOK, Toxiproxy; memory = the sum of its processes' resident memory, VmRSS; peak = the sum of each process's VmHWM)`,
+  '',
+  markdownTable(
+    ['', 'median (min–max)'],
+    [
+      [`start, bare (${controlPlane.startMs.n} runs)`, describe(controlPlane.startMs, 0, ' ms')],
+      ['stop', describe(controlPlane.stopMs, 0, ' ms')],
+      [
+        `start with chart repository and Helm mirror (${controlPlane.worldStartMs.n} runs)`,
+        describe(controlPlane.worldStartMs, 0, ' ms'),
+      ],
+      ['memory after start, no release', describe(controlPlane.idleMiB, 0, ' MiB')],
+    ],
+  ),
+  '',
+  markdownTable(
+    [
+      'query nodes',
+      'runs',
+      'install until settled',
+      'memory after install',
+      'memory at end',
+      'peak',
+    ],
+    controlPlane.memory.map((m) => [
+      String(m.queryNodes),
+      String(m.runs),
+      describe(m.installSeconds, 1, ' s'),
+      describe(m.afterInstallMiB, 0, ' MiB'),
+      describe(m.endMiB, 0, ' MiB'),
+      describe(m.peakMiB, 0, ' MiB'),
+    ]),
+  ),
+  '',
+  `At the end, by process (1 query node, MiB, median): ${Object.entries(
+    controlPlane.memory[0]?.endByComponentMiB ?? {},
+  )
+    .map(([name, value]) => `${name} ${Math.round(value)}`)
+    .join(', ')}`,
+  '',
   'API requests per phase (median; action = client-node incl. watches, helm = Helm/…)',
   '',
   markdownTable(
@@ -374,6 +498,6 @@ out.push(
     targets.map((t) => [t.name, t.target, String(t.value), t.met ? 'met' : 'missed']),
   ),
   '',
-  `bench/results.json written; the benchmark took ${results.benchSeconds} s.`,
+  `${QUICK ? RESULTS : 'bench/results.json'} written; the benchmark took ${results.benchSeconds} s.`,
 );
 process.stdout.write(`${out.join('\n')}\n`);

@@ -1,15 +1,16 @@
-// One repetition of the end-to-end comparison: a fresh test cluster with the same 2.5 release,
+// One repetition of the end-to-end comparison: a fresh control plane with the same 2.5 release,
 // upgraded either by bench/manual.sh or by dist/index.js, with the same Helm binary, chart
 // repository and timeout. Times come from when the output lines arrive; API requests from the
-// test cluster's request log.
+// API server's audit log; the control plane's own costs from its start and /proc.
 import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync } from 'node:fs';
 import { join } from 'node:path';
-import type { RequestRecord } from '../test/cluster/index.ts';
+import type { AuditRecord } from '../test/control-plane/cluster.ts';
 import { helm, runAction, startWorld, type World } from '../test/support/harness.ts';
 import type { HelmVersion } from '../test/support/helm-binaries.ts';
 import { milvusInstallArgs } from '../test/support/milvus-release.ts';
 import { ROOT } from '../test/support/paths.ts';
+import { type ControlPlaneMemory, controlPlaneMemory } from './control-plane.ts';
 import { observeRollouts, settled } from './rollout.ts';
 
 export const MANUAL_SCRIPT = join(ROOT, 'bench', 'manual.sh');
@@ -51,6 +52,19 @@ export interface Measurement {
   groupsMs?: Record<string, number>;
   /** Ordered rollouts only: the components' rollout times summed over both hops. */
   orderedStepsMs?: number;
+  /** The control plane under this run (not timed with it). */
+  controlPlane: ControlPlaneCosts;
+}
+
+export interface ControlPlaneCosts {
+  /** startWorld: the control plane, with the chart repository and Helm mirror started alongside. */
+  worldStartMs: number;
+  /** Helm's install of the starting release until it settled. */
+  installMs: number;
+  /** Settled after the install, before the clock starts. */
+  afterInstall: ControlPlaneMemory;
+  /** After the upgrade; its `peak` is each process's peak over the whole world. */
+  end: ControlPlaneMemory;
 }
 
 interface Line {
@@ -58,9 +72,28 @@ interface Line {
   text: string;
 }
 
+/**
+ * startWorld and how long it took, once more after a failed start: the control plane picks free
+ * ports before its processes bind them, and other work on the machine can take one in between.
+ */
+async function startTimed(scenario: Scenario): Promise<{ world: World; worldStartMs: number }> {
+  for (let attempt = 1; ; attempt++) {
+    const started = performance.now();
+    try {
+      const world = await startWorld({ rolloutMs: 100, helmVersion: scenario.helmVersion });
+      return { world, worldStartMs: performance.now() - started };
+    } catch (error) {
+      if (attempt === 2) throw error;
+      process.stderr.write(`world did not start, once more: ${(error as Error).message}\n`);
+    }
+  }
+}
+
 /** Starts a world with the benchmark's starting release installed and settled. */
-async function prepare(scenario: Scenario): Promise<World> {
-  const world = await startWorld({ rolloutMs: 100, helmVersion: scenario.helmVersion });
+async function prepare(
+  scenario: Scenario,
+): Promise<{ world: World; costs: Omit<ControlPlaneCosts, 'end'> }> {
+  const { world, worldStartMs } = await startTimed(scenario);
   try {
     const args = milvusInstallArgs({
       release: RELEASE,
@@ -72,11 +105,14 @@ async function prepare(scenario: Scenario): Promise<World> {
       mq: 'pulsarv3',
       queryNodeReplicas: scenario.queryNodes,
     });
+    const installing = performance.now();
     await helm(world, args);
     await world.cluster.waitFor(() => settled(world.cluster, RELEASE, NAMESPACE), 120_000);
-    world.cluster.setRolloutMs(scenario.rolloutMs);
+    const installMs = performance.now() - installing;
+    const afterInstall = controlPlaneMemory(world.cluster);
+    await world.cluster.setRolloutMs(scenario.rolloutMs);
     world.cluster.requests.clear();
-    return world;
+    return { world, costs: { worldStartMs, installMs, afterInstall } };
   } catch (error) {
     await world.stop();
     throw error;
@@ -124,7 +160,7 @@ const at = (lines: Line[], index: number) => (lines[index] as Line).at;
 
 /** Counts requests per phase; `bounds` are the phase start times in order, then the end. */
 function countRequests(
-  entries: readonly RequestRecord[],
+  entries: readonly AuditRecord[],
   phases: readonly string[],
   bounds: readonly number[],
 ): Record<string, PhaseRequests> {
@@ -149,7 +185,9 @@ function countRequests(
 
 const PHASES = ['before', 'hop1', 'hop2', 'after'];
 
-async function runManual(world: World): Promise<Omit<Measurement, 'rolloutMs'>> {
+type Run = Omit<Measurement, 'rolloutMs' | 'controlPlane'>;
+
+async function runManual(world: World): Promise<Run> {
   const home = mkdtempSync(join(world.dir, 'manual-'));
   const env: Record<string, string> = {
     PATH: process.env.PATH ?? '/usr/bin:/bin',
@@ -176,11 +214,7 @@ async function runManual(world: World): Promise<Omit<Measurement, 'rolloutMs'>> 
   };
 }
 
-async function runTheAction(
-  world: World,
-  toolCache: string,
-  scenario: Scenario,
-): Promise<Omit<Measurement, 'rolloutMs'>> {
+async function runTheAction(world: World, toolCache: string, scenario: Scenario): Promise<Run> {
   const lines: Line[] = [];
   let partial = '';
   const startedAt = Date.now();
@@ -238,7 +272,7 @@ export async function measure(
   procedure: Procedure,
   toolCache: string,
 ): Promise<Measurement> {
-  const world = await prepare(scenario);
+  const { world, costs } = await prepare(scenario);
   try {
     mkdirSync(toolCache, { recursive: true });
     const observer = observeRollouts(world.cluster, RELEASE, NAMESPACE);
@@ -248,7 +282,11 @@ export async function measure(
         : await runTheAction(world, toolCache, scenario);
     const intervals = await observer.stop();
     const rolloutMs = intervals.reduce((sum, [from, to]) => sum + (to - from), 0);
-    return { ...result, rolloutMs };
+    return {
+      ...result,
+      rolloutMs,
+      controlPlane: { ...costs, end: controlPlaneMemory(world.cluster) },
+    };
   } finally {
     await world.stop();
   }

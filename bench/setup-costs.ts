@@ -11,10 +11,13 @@ import { ROOT } from '../test/support/paths.ts';
 
 const run = promisify(execFile);
 
-/** Bytes of every file in dist/. */
+/** Bytes of every file in dist/, its chunks/ included. */
 export function distBytes(): number {
   const dir = join(ROOT, 'dist');
-  return readdirSync(dir).reduce((sum, name) => sum + statSync(join(dir, name)).size, 0);
+  return readdirSync(dir, { recursive: true, encoding: 'utf8' })
+    .map((name) => statSync(join(dir, name)))
+    .filter((stat) => stat.isFile())
+    .reduce((sum, stat) => sum + stat.size, 0);
 }
 
 /**

@@ -1,11 +1,15 @@
-// npm run demo: the action end to end on a local test cluster, as a user would see it. A Milvus
+// npm run demo: the action end to end on a local Kubernetes control plane (test/control-plane:
+// real API server, etcd, controller-manager and scheduler, KWOK's fake nodes), as a user would see
+// it. A Milvus
 // 2.5 release with separate coordinators and Pulsar v2 (the default of its old chart) is upgraded
 // to 2.6 by the bundled action, run exactly as a GitHub runner runs it; the demo shows the
 // workloads before, the log, the outputs, the job summary, the workloads after, and that the
 // message queue was kept rather than replaced by a new, empty Pulsar v3.
 import { existsSync } from 'node:fs';
 import { AppsV1Api, CoreV1Api, KubeConfig } from '@kubernetes/client-node';
+import { cacheRoot } from '../test/control-plane/build.ts';
 import { DIST, installMilvus, runAction, startWorld, type World } from '../test/support/harness.ts';
+import { seed } from '../test/support/milvus-lite.ts';
 import { CACHE_DIR } from '../test/support/paths.ts';
 import { LogRenderer, renderSummary, type Style, style, table, wrap } from './render.ts';
 
@@ -134,16 +138,23 @@ async function main(): Promise<number> {
   const started = Date.now();
   print(s.bold('Milvus upgrade action: demo'));
   say(
-    `A local test cluster (an in-process Kubernetes API server, no Docker) with a Milvus ${INSTALL.milvusVersion} release: separate coordinators and Pulsar v2, the default of chart ${INSTALL.chartVersion}. The bundled action (dist/index.js) upgrades it as a GitHub runner would run it.`,
+    `A local Kubernetes control plane (a real API server, etcd, controller-manager and scheduler as processes on this machine; KWOK plays the nodes, so pods run no containers; no Docker) with a Milvus ${INSTALL.milvusVersion} release: separate coordinators and Pulsar v2, the default of chart ${INSTALL.chartVersion}. The bundled action (dist/index.js) upgrades it as a GitHub runner would run it.`,
   );
 
   heading('Setting up');
   let step = Date.now();
+  if (!existsSync(cacheRoot())) {
+    say(
+      `First run: building the Kubernetes control plane from source into ${cacheRoot()} (about 15 minutes on 2 cores, only once).`,
+    );
+  }
   if (!existsSync(CACHE_DIR)) {
     say('First run: preparing the Helm binaries and the fixture charts in .cache/ (only once).');
   }
-  say('Starting the test cluster, a local chart repository and a Helm mirror…');
-  const world = await startWorld({ namespaces: [NAMESPACE] });
+  say(
+    'Starting the Kubernetes control plane, a local chart repository, a Helm mirror, and Milvus Lite behind the proxy pods (the action asks Milvus itself through a port-forward)…',
+  );
+  const world = await startWorld({ namespaces: [NAMESPACE], milvus: true });
   try {
     print(
       `Ready in ${seconds(step)}: API server ${world.cluster.url}, Kubernetes v${world.cluster.kubernetesVersion}.`,
@@ -152,8 +163,13 @@ async function main(): Promise<number> {
     say(
       `Installing ${RELEASE} in namespace ${NAMESPACE} with Helm ${world.helmVersion}: chart ${INSTALL.chartVersion}, Milvus ${INSTALL.milvusVersion}, separate coordinators, the chart's default queue (Pulsar v2)…`,
     );
-    await installMilvus(world, INSTALL);
-    print(`Installed and ready in ${seconds(step)}.`);
+    await Promise.all([
+      installMilvus(world, INSTALL),
+      seed(world.milvus?.address ?? '', {
+        create: [{ name: 'books', rows: 1000, index: { type: 'HNSW', metric: 'L2' } }],
+      }),
+    ]);
+    print(`Installed, with a collection of 1000 rows, and ready in ${seconds(step)}.`);
 
     heading('The cluster before');
     const before = await workloads(world);
@@ -187,7 +203,7 @@ async function main(): Promise<number> {
     heading('The message queue was kept');
     const kept = queueKept(before, after);
     print();
-    print(`Done in ${seconds(started)}. Shutting the test cluster down.`);
+    print(`Done in ${seconds(started)}. Shutting the control plane down.`);
     return run.exitCode === 0 && kept ? 0 : 1;
   } finally {
     await world.stop();

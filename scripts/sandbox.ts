@@ -1,15 +1,16 @@
 // The project's test cluster on its own, for trying the action by hand or from a script (CI runs
-// the action itself against it). Starts the test Kubernetes API server, the local chart repository
-// and Helm mirror, installs a Milvus release with real Helm, prints one JSON line on stdout when
-// ready and serves until SIGINT or SIGTERM. Progress goes to stderr.
+// the action itself against it). Starts a real Kubernetes control plane (test/control-plane), the
+// local chart repository and Helm mirror, installs a Milvus release with real Helm, prints one
+// JSON line on stdout when ready and serves until SIGINT or SIGTERM. Progress goes to stderr.
 //
 //   npm run sandbox -- --help
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { ALL_COMPONENTS } from '../src/milvus.ts';
-import type { UnreadyReason } from '../test/cluster/index.ts';
-import { parseLabelSelector } from '../test/cluster/selectors.ts';
+import { pinnedVersion } from '../test/control-plane/build.ts';
+import type { UnreadyReason } from '../test/control-plane/cluster.ts';
+import { parseLabelSelector } from '../test/control-plane/selectors.ts';
 import { actionDefaults } from '../test/support/action-defaults.ts';
 import { MILVUS_CHART_VERSIONS } from '../test/support/chart-repo.ts';
 import { installMilvus, startWorld, type World } from '../test/support/harness.ts';
@@ -19,14 +20,19 @@ import { type FixtureQueue, milvusInstallArgs } from '../test/support/milvus-rel
 const LAYOUTS = ['separate', 'mixcoord'] as const;
 const QUEUES = ['pulsar', 'pulsarv3', 'kafka', 'woodpecker', 'external-pulsar', 'rocksmq'] as const;
 const UNREADY_REASONS = ['CrashLoopBackOff', 'ImagePullBackOff', 'NotReady'] as const;
-/** Namespaces the test cluster always has. */
+/** Namespaces the control plane always has. */
 const SYSTEM_NAMESPACES = ['default', 'kube-system', 'kube-public', 'kube-node-lease'];
+
+/** The release the control plane runs, e.g. v1.35.8. */
+const KUBERNETES = pinnedVersion('kubernetes');
 
 export const USAGE = `Usage: npm run sandbox -- [options]
 
-Starts a local test Kubernetes cluster with a Milvus release installed by real Helm, a chart
-repository and a Helm mirror; prints one JSON line on stdout when ready (progress goes to stderr)
-and serves until SIGINT (Ctrl-C) or SIGTERM.
+Starts a local Kubernetes ${KUBERNETES} control plane (etcd, kube-apiserver, controller-manager,
+scheduler, with KWOK's fake nodes) with a Milvus release installed by real Helm, a chart repository
+and a Helm mirror; prints one JSON line on stdout when ready (progress goes to stderr) and serves
+until SIGINT (Ctrl-C) or SIGTERM. The first run builds the control plane from source into
+~/.cache/milvus-upgrade-action (about 15 minutes on 2 cores).
 
 Options:
   --milvus-version <tag>      Milvus image tag of the release (default v2.5.10)
@@ -39,14 +45,22 @@ Options:
   --standalone                Milvus standalone instead of a cluster
   --release <name>            Helm release name (default my-milvus)
   --namespace <name>          namespace of the release, created if missing (default default)
-  --k8s-version <version>     Kubernetes version the API server reports (default 1.31.2)
+  --k8s-version <version>     Kubernetes version /version and the Nodes report; the API stays
+                              ${KUBERNETES}'s (default ${KUBERNETES})
   --rollout-ms <ms>           how long a new pod takes to become ready (default 100)
   --unready <component>       after the install, keep this Milvus component's pods unready (a
                               component such as querynode, or a label selector); repeatable
   --unready-reason <reason>   ${UNREADY_REASONS.join(' | ')} (default CrashLoopBackOff)
-  --api-error-rate <0..1>     after the install, answer this share of the action's own API
-                              requests (user agents kubernetes-client-javascript and undici)
-                              with 503; Helm's requests are not affected (default 0)
+  --api-reset-rate <0..1>     after the install, reset (TCP RST) this share of the connections
+                              clients open to the API server, Helm's and kubectl's included; the
+                              real API server cannot answer chosen requests with 503 or 429
+                              (default 0)
+  --api-latency-ms <ms>       after the install, delay every answer to a client by this long
+                              (default 0)
+  --no-milvus                 no Milvus behind the pods' port 19530: the action then needs
+                              verify-milvus: false, which the JSON line's inputs say (default:
+                              Milvus Lite answers there, so verify-milvus can stay on; it is
+                              installed from PyPI into ~/.cache/milvus-upgrade-action once)
   --helm-version <version>    Helm used for the install and advertised to the action: ${HELM_VERSIONS.join(', ')}
                               (default v3.18.0)
   -h, --help                  show this help
@@ -65,7 +79,11 @@ export interface SandboxOptions {
   /** Label selectors of the pods kept unready. */
   unready: string[];
   unreadyReason: UnreadyReason;
-  apiErrorRate: number;
+  /** Share of client connections reset, from 0 to 1. */
+  apiResetRate: number;
+  apiLatencyMs: number;
+  /** Milvus Lite behind every pod's port 19530, for the action's verify-milvus. */
+  milvus: boolean;
   helmVersion: HelmVersion;
 }
 
@@ -84,6 +102,7 @@ export function parseSandboxArgs(args: string[]): SandboxOptions | 'help' {
       args,
       strict: true,
       allowPositionals: false,
+      allowNegative: true,
       options: {
         'milvus-version': { type: 'string', default: 'v2.5.10' },
         'chart-version': { type: 'string', default: '4.2.20' },
@@ -96,7 +115,11 @@ export function parseSandboxArgs(args: string[]): SandboxOptions | 'help' {
         'rollout-ms': { type: 'string' },
         unready: { type: 'string', multiple: true, default: [] },
         'unready-reason': { type: 'string', default: 'CrashLoopBackOff' },
-        'api-error-rate': { type: 'string', default: '0' },
+        'api-reset-rate': { type: 'string', default: '0' },
+        'api-latency-ms': { type: 'string', default: '0' },
+        // Gone with the in-process test cluster; still parsed to say what replaces it.
+        'api-error-rate': { type: 'string' },
+        milvus: { type: 'boolean', default: true },
         'helm-version': { type: 'string', default: 'v3.18.0' },
         help: { type: 'boolean', short: 'h', default: false },
       },
@@ -134,11 +157,13 @@ export function parseSandboxArgs(args: string[]): SandboxOptions | 'help' {
   if (kubernetesVersion !== undefined && !/^v?\d+\.\d+\.\d+$/.test(kubernetesVersion)) {
     bad('k8s-version', kubernetesVersion, 'a Kubernetes version such as 1.31.2');
   }
+  const milliseconds = (option: string, raw: string) => {
+    const ok = /^\d+$/.test(raw) && Number(raw) <= 600_000;
+    if (!ok) bad(option, raw, 'whole milliseconds from 0 to 600000');
+    return Number(raw);
+  };
   const rolloutRaw = values['rollout-ms'];
-  const rolloutMs = rolloutRaw === undefined ? undefined : Number(rolloutRaw);
-  if (rolloutRaw !== undefined && !(/^\d+$/.test(rolloutRaw) && Number(rolloutRaw) <= 600_000)) {
-    bad('rollout-ms', rolloutRaw, 'whole milliseconds from 0 to 600000');
-  }
+  const rolloutMs = rolloutRaw === undefined ? undefined : milliseconds('rollout-ms', rolloutRaw);
   const unready = values.unready.map((target) => {
     if (target.includes('=') || target.startsWith('!')) {
       try {
@@ -157,10 +182,16 @@ export function parseSandboxArgs(args: string[]): SandboxOptions | 'help' {
   if (!oneOf(UNREADY_REASONS, unreadyReason)) {
     bad('unready-reason', unreadyReason, UNREADY_REASONS.join(', '));
   }
-  const rateRaw = values['api-error-rate'];
-  const apiErrorRate = Number(rateRaw);
-  if (!/^\d*\.?\d+$/.test(rateRaw) || apiErrorRate > 1) {
-    bad('api-error-rate', rateRaw, 'a share from 0 to 1, such as 0.2');
+  const rateRaw = values['api-reset-rate'];
+  const apiResetRate = Number(rateRaw);
+  if (!/^\d*\.?\d+$/.test(rateRaw) || apiResetRate > 1) {
+    bad('api-reset-rate', rateRaw, 'a share from 0 to 1, such as 0.2');
+  }
+  const apiLatencyMs = milliseconds('api-latency-ms', values['api-latency-ms']);
+  if (values['api-error-rate'] !== undefined) {
+    problems.push(
+      '--api-error-rate is no longer offered: the sandbox runs a real API server, which cannot answer chosen requests with 503; use --api-reset-rate (connection resets) or --api-latency-ms',
+    );
   }
   const helmVersion = values['helm-version'];
   if (!oneOf(HELM_VERSIONS, helmVersion)) {
@@ -179,7 +210,9 @@ export function parseSandboxArgs(args: string[]): SandboxOptions | 'help' {
     rolloutMs,
     unready,
     unreadyReason,
-    apiErrorRate,
+    apiResetRate,
+    apiLatencyMs,
+    milvus: values.milvus,
     helmVersion,
   } as SandboxOptions;
   if (problems.length === 0) {
@@ -217,6 +250,8 @@ export function readyLine(world: World, options: SandboxOptions, runnerTemp: str
     /** For RUNNER_TEMP and RUNNER_TOOL_CACHE when the action is run by hand; removed on stop. */
     runnerTemp,
     toolCache: world.toolCache,
+    /** Milvus Lite, which a port-forward to any pod's port 19530 reaches; null with --no-milvus. */
+    milvus: world.milvus?.address ?? null,
     /** Every input as a runner would pass it (action.yml defaults first); KUBECONFIG for the rest. */
     inputs: {
       ...actionDefaults(),
@@ -226,6 +261,7 @@ export function readyLine(world: World, options: SandboxOptions, runnerTemp: str
       'helm-version': helmVersion,
       'helm-download-base-url': mirror.baseUrl,
       'helm-sha256': helmSha256,
+      'verify-milvus': String(world.milvus !== undefined),
     },
     pid: process.pid,
   };
@@ -268,11 +304,14 @@ async function main(): Promise<number> {
   const started = Date.now();
   let world: World | undefined;
   try {
-    log('starting the test cluster, the chart repository and the Helm mirror');
+    log(
+      `starting the Kubernetes control plane, the chart repository and the Helm mirror${options.milvus ? ', and Milvus Lite' : ''}`,
+    );
     world = await startWorld({
       helmVersion: options.helmVersion,
       kubernetesVersion: options.kubernetesVersion,
       rolloutMs: options.rolloutMs,
+      milvus: options.milvus,
       namespaces: SYSTEM_NAMESPACES.includes(options.namespace) ? [] : [options.namespace],
     });
     log(
@@ -280,16 +319,16 @@ async function main(): Promise<number> {
     );
     await installMilvus(world, options);
     for (const selector of options.unready) {
-      world.cluster.faults.unready(selector, options.unreadyReason);
+      await world.cluster.faults.unready(selector, options.unreadyReason);
       log(`pods matching ${selector} are kept unready (${options.unreadyReason})`);
     }
-    if (options.apiErrorRate > 0) {
-      world.cluster.faults.errors({
-        rate: options.apiErrorRate,
-        status: 503,
-        userAgent: /^(kubernetes-client-javascript\/|undici)/,
-      });
-      log(`${options.apiErrorRate * 100}% of client-node API requests are answered with 503`);
+    if (options.apiResetRate > 0) {
+      await world.cluster.faults.resets({ rate: options.apiResetRate });
+      log(`${options.apiResetRate * 100}% of client connections to the API server are reset`);
+    }
+    if (options.apiLatencyMs > 0) {
+      await world.cluster.faults.latency(options.apiLatencyMs);
+      log(`every answer to a client is delayed by ${options.apiLatencyMs} ms`);
     }
     const runnerTemp = join(world.dir, 'runner-temp');
     mkdirSync(runnerTemp);

@@ -195,6 +195,16 @@ setInterval(() => {
 `;
 
 export async function startControlPlane(options: ControlPlaneOptions = {}): Promise<ControlPlane> {
+  try {
+    return await startOnce(options);
+  } catch (error) {
+    // A free port picked here can be taken by another process before a component binds it.
+    if (!/address already in use/.test(String(error))) throw error;
+    return startOnce(options);
+  }
+}
+
+async function startOnce(options: ControlPlaneOptions): Promise<ControlPlane> {
   const bin = await controlPlaneBinaries();
   const started = performance.now();
   const dir = mkdtempSync(join(tmpdir(), 'control-plane-'));

@@ -8,7 +8,7 @@ import { NODE } from '../support/harness.ts';
 import { fixtureSecretNeedles } from '../support/milvus-release.ts';
 import { ROOT } from '../support/paths.ts';
 
-test('the demo upgrades a 2.5 cluster and shows the queue kept', { timeout: 60_000 }, async () => {
+test('the demo upgrades a 2.5 cluster and shows the queue kept', { timeout: 180_000 }, async () => {
   const { stdout } = await promisify(execFile)(NODE, ['scripts/demo.ts'], {
     cwd: ROOT,
     maxBuffer: 16 * 1024 * 1024,
@@ -33,7 +33,13 @@ test('the demo upgrades a 2.5 cluster and shows the queue kept', { timeout: 60_0
   assert.match(before, /StatefulSet +│ my-milvus-pulsar-bookie /);
 
   const log = section('The action (dist/index.js on Node 24, as a runner runs it)');
-  for (const group of ['▶ Inputs', '▶ Plan', '▶ Hop 1: v2.5.4 → v2.5.16', '▶ Verify']) {
+  const groups = [
+    '▶ Inputs',
+    '▶ Milvus (health and inventory)',
+    '▶ Plan',
+    '▶ Hop 1: v2.5.4 → v2.5.16',
+  ];
+  for (const group of [...groups, '▶ Verify', '▶ Milvus (what it holds now)']) {
     assert.ok(log.includes(group), `the log has no ${group}`);
   }
   assert.match(log, /⚠ Warning: .*pinning pulsarv3\.enabled=false/);
@@ -42,6 +48,10 @@ test('the demo upgrades a 2.5 cluster and shows the queue kept', { timeout: 60_0
   assert.match(section('Outputs'), /│ milvus-version +│ v2\.6\.4 /);
   assert.match(section('Job summary'), /✅ my-milvus upgraded v2\.5\.4 → v2\.6\.4/);
   assert.match(section('Job summary'), /│ Message queue │ pulsar +│ pulsar +│/);
+  assert.match(
+    section('Job summary'),
+    /│ default\/books +│ 1000 +│ loaded +│ vector: HNSW\/L2 Finished +│ ✅/,
+  );
 
   const after = section('The cluster after');
   assert.match(after, /Deployment +│ my-milvus-streamingnode +│ 1\/1 +│ milvusdb\/milvus:v2\.6\.4/);

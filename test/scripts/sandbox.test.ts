@@ -143,9 +143,11 @@ describe('sandbox options', () => {
       unreadyReason: 'CrashLoopBackOff',
       apiResetRate: 0,
       apiLatencyMs: 0,
+      milvus: true,
       helmVersion: 'v3.18.0',
     });
     assert.equal(parseSandboxArgs(['--help']), 'help');
+    assert.equal((parseSandboxArgs(['--no-milvus']) as { milvus: boolean }).milvus, false);
   });
 
   it('turns a component into a selector of the release and keeps selectors as given', () => {

@@ -79,12 +79,23 @@ export interface WorldOptions extends ControlPlaneOptions {
 /** A world on a real Kubernetes control plane (test/control-plane). */
 export async function startWorld(options: WorldOptions = {}): Promise<World> {
   const helmVersion = options.helmVersion ?? 'v3.18.0';
-  const [cluster, repo, mirror, milvus] = await Promise.all([
+  const parts = await Promise.allSettled([
     startControlPlane(options),
     startChartRepository({ credentials: options.credentials }),
     startHelmMirror({ credentials: options.credentials }),
     options.milvus ? startMilvusLite() : undefined,
   ]);
+  const failed = parts.find((part) => part.status === 'rejected');
+  if (failed) {
+    // Stop what did start, so a failed start leaves no server keeping the process alive.
+    await Promise.all(
+      parts.map((part) => (part.status === 'fulfilled' ? part.value?.stop() : undefined)),
+    );
+    throw failed.reason;
+  }
+  const [cluster, repo, mirror, milvus] = parts.map(
+    (part) => (part as PromiseFulfilledResult<unknown>).value,
+  ) as [ControlPlane, ChartRepository, HelmMirror, MilvusLite | undefined];
   if (milvus) {
     const [address = '', port = ''] = milvus.address.split(':');
     await cluster.forwardPort({ port: MILVUS_PORT, target: { address, port: Number(port) } });
