@@ -20,7 +20,7 @@ import {
   type Procedure,
   type Scenario,
 } from './scenario.ts';
-import { distBytes, installTimes, startupMs } from './setup-costs.ts';
+import { distBytes, installTimes, sdkChunkBytes, startupMs } from './setup-costs.ts';
 import { describe, markdownTable, median, round, type Summary, summarize } from './stats.ts';
 
 const HELM_VERSION = 'v3.18.0';
@@ -48,6 +48,7 @@ const CONFIG = {
   startupRuns: QUICK ? 5 : 15,
   toolCacheMisses: QUICK ? 1 : 3,
   toolCacheHits: QUICK ? 2 : 5,
+  milvusRepetitions: QUICK ? 1 : 3,
   /** Bare starts and stops of the control plane, for its start time and idle memory. */
   controlPlaneStarts: QUICK ? 2 : 5,
 };
@@ -192,6 +193,26 @@ const orderedRuns: Measurement[] = [];
 for (let rep = 0; rep < CONFIG.orderedRepetitions; rep++) {
   orderedRuns.push(await measured({ ...base, rolloutOrder: 'milvus' }, 'action'));
 }
+progress(
+  `verify-milvus: ${CONFIG.milvusRepetitions} action runs with Milvus Lite behind the proxies`,
+);
+const milvusRuns: Measurement[] = [];
+for (let rep = 0; rep < CONFIG.milvusRepetitions; rep++) {
+  milvusRuns.push(await measured({ ...base, milvus: true }, 'action'));
+}
+/** What asking Milvus costs: each of its log groups, and the whole run against one without. */
+const milvusChecks = {
+  groupSeconds: Object.fromEntries(
+    Object.keys(milvusRuns[0]?.milvusMs ?? {}).map((group) => [
+      group,
+      summarize(milvusRuns.map((m) => seconds(m.milvusMs?.[group] ?? Number.NaN))),
+    ]),
+  ),
+  wallSeconds: summarize(milvusRuns.map((m) => seconds(m.wallMs))),
+  withoutSeconds: e2e.actionSeconds,
+  sdkChunkBytes: sdkChunkBytes(),
+};
+
 /** Wall time over the physical limit of an ordered rollout: its components' rollout times. */
 const ordered = {
   wallSeconds: summarize(orderedRuns.map((m) => seconds(m.wallMs))),
@@ -349,6 +370,7 @@ const results = {
   endToEnd: e2e,
   endToEndHelm4: helm4,
   orderedRollout: ordered,
+  milvusChecks,
   startup: startupSummary,
   toolCache: { hit, miss },
   controlPlane,
@@ -489,6 +511,17 @@ out.push(
       sec(s.overheadSeconds),
       `${s.actionRequests.hop1?.action} + ${s.actionRequests.hop2?.action}`,
     ]),
+  ),
+  '',
+  `verify-milvus: asking Milvus (Milvus Lite through a port-forward; ${milvusRuns.length} runs, median; the SDK chunk, loaded only for these checks, is ${(milvusChecks.sdkChunkBytes / 1048576).toFixed(2)} MiB)`,
+  '',
+  markdownTable(
+    ['log group', 'seconds'],
+    [
+      ...Object.entries(milvusChecks.groupSeconds).map(([group, s]) => [group, sec(s)]),
+      ['whole run, verify-milvus on', sec(milvusChecks.wallSeconds)],
+      ['whole run, verify-milvus off (end to end above)', sec(milvusChecks.withoutSeconds)],
+    ],
   ),
   '',
   'Targets',

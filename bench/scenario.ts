@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import type { AuditRecord } from '../test/control-plane/cluster.ts';
 import { helm, runAction, startWorld, type World } from '../test/support/harness.ts';
 import type { HelmVersion } from '../test/support/helm-binaries.ts';
+import { seed } from '../test/support/milvus-lite.ts';
 import { milvusInstallArgs } from '../test/support/milvus-release.ts';
 import { ROOT } from '../test/support/paths.ts';
 import { type ControlPlaneMemory, controlPlaneMemory } from './control-plane.ts';
@@ -16,6 +17,17 @@ import { observeRollouts, settled } from './rollout.ts';
 export const MANUAL_SCRIPT = join(ROOT, 'bench', 'manual.sh');
 const RELEASE = 'my-milvus';
 const NAMESPACE = 'default';
+/** What verify-milvus finds in Milvus: a loaded collection with an index, and one without. */
+const COLLECTIONS = [
+  { name: 'books', rows: 5000, index: { type: 'HNSW', metric: 'L2' } },
+  {
+    database: 'shop',
+    name: 'orders',
+    rows: 1000,
+    index: { type: 'IVF_FLAT', metric: 'IP' },
+    load: false,
+  },
+];
 /** The `--timeout` of each hop, for both. */
 const TIMEOUT = '5m';
 
@@ -27,6 +39,8 @@ export interface Scenario {
   helmVersion: HelmVersion;
   /** The action's `rollout-order`; `helm` (all at once) compares like with like against manual. */
   rolloutOrder: 'helm' | 'milvus';
+  /** Milvus Lite behind the proxy pods, seeded, and the action's verify-milvus on. */
+  milvus?: boolean;
 }
 
 export type Procedure = 'manual' | 'action';
@@ -50,6 +64,8 @@ export interface Measurement {
   requests: Record<string, PhaseRequests>;
   /** Action only: duration of each log group before the first hop. */
   groupsMs?: Record<string, number>;
+  /** verify-milvus only: the duration of each log group that asks Milvus. */
+  milvusMs?: Record<string, number>;
   /** Ordered rollouts only: the components' rollout times summed over both hops. */
   orderedStepsMs?: number;
   /** The control plane under this run (not timed with it). */
@@ -80,7 +96,11 @@ async function startTimed(scenario: Scenario): Promise<{ world: World; worldStar
   for (let attempt = 1; ; attempt++) {
     const started = performance.now();
     try {
-      const world = await startWorld({ rolloutMs: 100, helmVersion: scenario.helmVersion });
+      const world = await startWorld({
+        rolloutMs: 100,
+        helmVersion: scenario.helmVersion,
+        milvus: scenario.milvus,
+      });
       return { world, worldStartMs: performance.now() - started };
     } catch (error) {
       if (attempt === 2) throw error;
@@ -106,6 +126,7 @@ async function prepare(
       queryNodeReplicas: scenario.queryNodes,
     });
     const installing = performance.now();
+    if (world.milvus) await seed(world.milvus.address, { create: COLLECTIONS });
     await helm(world, args);
     await world.cluster.waitFor(() => settled(world.cluster, RELEASE, NAMESPACE), 120_000);
     const installMs = performance.now() - installing;
@@ -251,6 +272,12 @@ async function runTheAction(world: World, toolCache: string, scenario: Scenario)
       (next ? at(lines, next.index) : endedAt) - at(lines, group.index);
   }
   groupsMs['first line'] = at(lines, 0) - startedAt;
+  const milvusMs: Record<string, number> = {};
+  for (const [n, group] of groups.entries()) {
+    if (!group.name?.startsWith('Milvus')) continue;
+    const next = groups[n + 1];
+    milvusMs[group.name] = (next ? at(lines, next.index) : endedAt) - at(lines, group.index);
+  }
   const bounds = [startedAt, at(lines, group1), at(lines, group2), at(lines, verify)];
   const hops = JSON.parse(run.outputs.hops ?? '[]') as { order?: { seconds: number }[] }[];
   const steps = hops.flatMap((hop) => hop.order ?? []);
@@ -260,6 +287,7 @@ async function runTheAction(world: World, toolCache: string, scenario: Scenario)
     upgradeMs: [at(lines, end1) - at(lines, start1), at(lines, end2) - at(lines, start2)],
     requests: countRequests(world.cluster.requests.entries, PHASES, bounds),
     groupsMs,
+    ...(scenario.milvus ? { milvusMs } : {}),
     ...(steps.length > 0
       ? { orderedStepsMs: steps.reduce((sum, step) => sum + step.seconds * 1000, 0) }
       : {}),

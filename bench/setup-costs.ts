@@ -20,6 +20,13 @@ export function distBytes(): number {
     .reduce((sum, stat) => sum + stat.size, 0);
 }
 
+/** Size of the Milvus SDK's chunk in dist/: code split off, loaded only when Milvus is asked. */
+export function sdkChunkBytes(): number {
+  const dir = join(ROOT, 'dist', 'chunks');
+  const chunk = readdirSync(dir).find((name) => /^milvus-[A-Z0-9]+\.js$/.test(name));
+  return chunk ? statSync(join(dir, chunk)).size : 0;
+}
+
 /**
  * Milliseconds from spawning `node dist/index.js` (as a runner does, without inputs) to the first
  * byte on its stdout, the `::group::Inputs` line. The process is stopped there.
