@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { getInputs, InputError, parseDuration, redactUrl } from '../../src/inputs.ts';
+import { DEFAULT_PATH } from '../../src/milvus.ts';
 import { actionDefaults } from '../support/action-defaults.ts';
 
 const workspace = mkdtempSync(join(tmpdir(), 'inputs-'));
@@ -51,6 +52,15 @@ describe('inputs', () => {
     assert.deepEqual(i.valuesFiles, []);
     assert.equal(i.kubeconfig, undefined);
     assert.equal(i.kubeContext, undefined);
+  });
+
+  test("the release table's documented path is action.yml's default", () => {
+    const { intermediateVersion, intermediateChartVersion, targetVersion, targetChartVersion } =
+      inputs({});
+    assert.deepEqual(
+      { intermediateVersion, intermediateChartVersion, targetVersion, targetChartVersion },
+      DEFAULT_PATH,
+    );
   });
 
   test('versions without v are accepted and normalised', () => {
