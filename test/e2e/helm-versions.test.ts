@@ -1,5 +1,6 @@
-// The main two-hop scenario (upgrade.test.ts runs it with v3.18.0) with the other Helm releases
-// the action must work with: the oldest it accepts, its default, and the newest of each major.
+// The main two-hop scenario with the Helm releases the action must work with: the oldest it
+// accepts, its default, and the newest of each major (the other e2e files use the official
+// v3.18.0 and v4.1.4 binaries).
 import { actionDefaults } from '../support/action-defaults.ts';
 import { HELM_VERSIONS, type HelmVersion } from '../support/helm-binaries.ts';
 import { twoHopScenario } from './main-scenario.ts';
