@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import type { AuditRecord } from '../test/control-plane/cluster.ts';
 import { helm, runAction, startWorld, type World } from '../test/support/harness.ts';
 import type { HelmVersion } from '../test/support/helm-binaries.ts';
-import { seed } from '../test/support/milvus-lite.ts';
+import { sampleCollections, seed } from '../test/support/milvus-lite.ts';
 import { milvusInstallArgs } from '../test/support/milvus-release.ts';
 import { ROOT } from '../test/support/paths.ts';
 import { type ControlPlaneMemory, controlPlaneMemory } from './control-plane.ts';
@@ -17,17 +17,8 @@ import { observeRollouts, settled } from './rollout.ts';
 export const MANUAL_SCRIPT = join(ROOT, 'bench', 'manual.sh');
 const RELEASE = 'my-milvus';
 const NAMESPACE = 'default';
-/** What verify-milvus finds in Milvus: a loaded collection with an index, and one without. */
-const COLLECTIONS = [
-  { name: 'books', rows: 5000, index: { type: 'HNSW', metric: 'L2' } },
-  {
-    database: 'shop',
-    name: 'orders',
-    rows: 1000,
-    index: { type: 'IVF_FLAT', metric: 'IP' },
-    load: false,
-  },
-];
+/** What verify-milvus finds in Milvus: 5,000 rows loaded and indexed, 1,000 not loaded. */
+const COLLECTIONS = sampleCollections(5000, 1000);
 /** The `--timeout` of each hop, for both. */
 const TIMEOUT = '5m';
 

@@ -5,7 +5,12 @@ import { type AddressInfo, createServer, type Socket } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { compareInventories, confirmRows, type Inventory } from '../src/inventory.ts';
 import { connectMilvus, type Milvus } from '../src/milvus-client.ts';
-import { type MilvusLite, seed, startMilvusLite } from './support/milvus-lite.ts';
+import {
+  type MilvusLite,
+  sampleCollections,
+  seed,
+  startMilvusLite,
+} from './support/milvus-lite.ts';
 
 describe('Milvus answers health and inventory through the SDK', () => {
   let lite: MilvusLite;
@@ -15,16 +20,7 @@ describe('Milvus answers health and inventory through the SDK', () => {
   before(async () => {
     lite = await startMilvusLite();
     await seed(lite.address, {
-      create: [
-        { name: 'books', rows: 100, index: { type: 'HNSW', metric: 'L2' } },
-        {
-          database: 'shop',
-          name: 'orders',
-          rows: 30,
-          index: { type: 'IVF_FLAT', metric: 'IP' },
-          load: false,
-        },
-      ],
+      create: sampleCollections(100, 30),
     });
     milvus = await connectMilvus({ address: lite.address, timeoutMs: 10_000 });
     first = await milvus.inventory();

@@ -5,7 +5,7 @@ import { after, before, describe, test } from 'node:test';
 import { actionDefaults } from '../support/action-defaults.ts';
 import { installMilvus, startWorld, type World } from '../support/harness.ts';
 import type { HelmVersion } from '../support/helm-binaries.ts';
-import { seed } from '../support/milvus-lite.ts';
+import { sampleCollections, seed } from '../support/milvus-lite.ts';
 import {
   act,
   apiWrites,
@@ -60,16 +60,7 @@ describe('verify-milvus: Milvus answers through a port-forward', () => {
       install(world, 'kept'),
       install(world, 'changed'),
       seed(address, {
-        create: [
-          { name: 'books', rows: 100, index: { type: 'HNSW', metric: 'L2' } },
-          {
-            database: 'shop',
-            name: 'orders',
-            rows: 30,
-            index: { type: 'IVF_FLAT', metric: 'IP' },
-            load: false,
-          },
-        ],
+        create: sampleCollections(100, 30),
       }),
     ]);
   });

@@ -184,6 +184,23 @@ export interface SeedSpec {
   delete?: (CollectionRef & { filter: string })[];
 }
 
+/**
+ * The tests' usual data: `default/books`, loaded with an HNSW index, and `shop/orders`, with an
+ * IVF_FLAT index but not loaded (what count(*) cannot answer for).
+ */
+export function sampleCollections(books: number, orders: number): SeedCollection[] {
+  return [
+    { name: 'books', rows: books, index: { type: 'HNSW', metric: 'L2' } },
+    {
+      database: 'shop',
+      name: 'orders',
+      rows: orders,
+      index: { type: 'IVF_FLAT', metric: 'IP' },
+      load: false,
+    },
+  ];
+}
+
 /** Creates and changes data on the Milvus at `address` with pymilvus. */
 export async function seed(address: string, spec: SeedSpec): Promise<void> {
   const script = join(ROOT, 'test', 'support', 'seed_milvus.py');
