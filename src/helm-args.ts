@@ -2,14 +2,15 @@
 // planner can lay out every hop without running anything.
 
 import { refusal } from './errors.ts';
-import { parseDuration } from './inputs.ts';
 
 export interface UpgradeSpec {
   release: string;
   namespace: string;
-  /** `zilliztech/milvus`. */
+  /** `zilliztech/milvus` or `oci://registry.example.com/charts/milvus`. */
   chartRef: string;
   chartVersion: string;
+  /** CA bundle for the chart's registry (a repository's own is recorded by `repo add`). */
+  caFile?: string | undefined;
   /** `-f` files, in order. */
   valuesFiles?: readonly string[];
   /** Every `--set`, in order: the image tag, the hop's own, then the message-queue pins. */
@@ -48,12 +49,6 @@ export function escapeSetValue(value: string): string {
  * prints JSON (parsed into a summary by `Helm.upgrade`).
  */
 export function upgradeArgs(spec: UpgradeSpec): string[] {
-  if (parseDuration(spec.timeout) === undefined) {
-    throw refusal(
-      `timeout "${spec.timeout}" is not a Go duration.`,
-      'Set timeout to a duration such as 20m or 1h30m.',
-    );
-  }
   const args = [
     'upgrade',
     spec.release,
@@ -64,6 +59,7 @@ export function upgradeArgs(spec: UpgradeSpec): string[] {
     spec.chartVersion,
     '--reset-then-reuse-values',
   ];
+  if (spec.caFile) args.push('--ca-file', spec.caFile);
   for (const file of spec.valuesFiles ?? []) args.push('-f', file);
   for (const [key, value] of spec.sets) {
     if (!SET_KEY.test(key)) {

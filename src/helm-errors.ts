@@ -44,8 +44,12 @@ export function trimStderr(stderr: string): string {
 
 function hintFor(subcommand: string, stderr: string): string {
   // The chart repository is not the cluster: its failures never point at the kubeconfig.
-  if (subcommand.startsWith('repo') || subcommand.startsWith('search'))
-    return 'Check the chart-repository and chart-name inputs (and any credentials in the URL), and that the repository is reachable from the runner.';
+  if (/^(repo|search|registry|show)/.test(subcommand)) {
+    const tls = /certificate|x509|tls:/i.test(stderr)
+      ? ' For a private CA, set chart-ca-file to its PEM certificate.'
+      : '';
+    return `Check the chart-repository and chart-name inputs (and chart-username and chart-password, or credentials in the URL), and that the repository is reachable from the runner.${tls}`;
+  }
   if (
     /cluster unreachable|connection refused|no such host|i\/o timeout|TLS handshake/i.test(stderr)
   )

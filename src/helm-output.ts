@@ -1,5 +1,6 @@
 // What Helm prints, parsed into plain data; only what is not secret is kept.
 import semver from 'semver';
+import { parse as parseYaml } from 'yaml';
 import { HelmError } from './helm-errors.ts';
 import type { ReleaseInfo, Values } from './observed.ts';
 
@@ -139,6 +140,21 @@ export function parseJson(text: string, subcommand: string): unknown {
     // Never quote the output: it may hold values.
     throw new HelmError(subcommand, 0, `Helm printed ${text.length} characters that are not JSON`);
   }
+}
+
+/** `helm show chart`: the Chart.yaml of one chart version. */
+export function parseChartMetadata(text: string): ChartVersion {
+  let chart: Record<string, unknown>;
+  try {
+    chart = asRecord(parseYaml(text));
+  } catch {
+    throw new HelmError(
+      'show chart',
+      0,
+      `Helm printed ${text.length} characters that are not YAML`,
+    );
+  }
+  return { version: str(chart.version), appVersion: str(chart.appVersion) };
 }
 
 export function asRecord(value: unknown): Record<string, unknown> {

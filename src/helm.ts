@@ -6,7 +6,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as core from '@actions/core';
 import semver from 'semver';
-import { refusal } from './errors.ts';
 import { checkUpgradeArgs } from './helm-args.ts';
 import { HelmError } from './helm-errors.ts';
 import {
@@ -14,6 +13,7 @@ import {
   asValues,
   type ChartVersion,
   type DryRunRelease,
+  parseChartMetadata,
   parseDryRun,
   parseHistory,
   parseJson,
@@ -24,16 +24,32 @@ import {
   type Revision,
   str,
 } from './helm-output.ts';
-import { MINIMUM_HELM_VERSION } from './milvus.ts';
+import type { Credentials } from './inputs.ts';
 import type { Values } from './observed.ts';
 import { Cancelled, type Completed, type RunOptions, runProgram } from './process.ts';
 
 /** Helm's message when a release does not exist (`status`, `get values`; Helm 3 and 4). */
 const NOT_FOUND = /\brelease: not found\b/;
 
+/** Helm's message when an OCI registry has no such chart version (`oci://…:5.0.0: not found`). */
+const TAG_NOT_FOUND = /:\S+: not found\s*$/m;
+
+/** How to reach a private chart repository or registry. */
+export interface RepositoryAccess {
+  auth?: Credentials | undefined;
+  /** A PEM bundle of the CAs its TLS certificate is checked against. */
+  caFile?: string | undefined;
+}
+
+function caArgs(caFile: string | undefined): string[] {
+  return caFile ? ['--ca-file', caFile] : [];
+}
+
 export interface HelmOptions {
   /** Absolute path of the Helm binary. */
   binary: string;
+  /** Its release, `v3.19.0`: validated with the inputs, and confirmed by the installer. */
+  version: string;
   /** Path of the kubeconfig file, passed as KUBECONFIG. Unset: the inherited KUBECONFIG/~/.kube/config. */
   kubeconfig?: string;
   /** Kubeconfig context, passed as HELM_KUBECONTEXT. Unset: the current context. */
@@ -42,37 +58,6 @@ export interface HelmOptions {
   env?: Record<string, string | undefined>;
   /** A private directory for the repository list and cache; default a fresh temp dir. */
   repositoryDir?: string;
-}
-
-/**
- * Checks what `helm version --template {{.Version}}` printed: a Helm 3 (>= `MINIMUM_HELM_VERSION`)
- * or Helm 4 version, or a refusal.
- */
-export function checkHelmVersion(
-  reported: string,
-  binary = 'helm',
-): { version: string; major: 3 | 4 } {
-  const version = reported.trim();
-  const parsed = /^v?\d+\.\d+\.\d+/.test(version) ? semver.parse(version.replace(/^v/, '')) : null;
-  if (!parsed) {
-    throw refusal(
-      `${binary} reports version "${version}", which is not a Helm version.`,
-      'Point the action at a Helm 3 or 4 binary (leave helm-version at its default to install one).',
-    );
-  }
-  if (semver.lt(parsed, MINIMUM_HELM_VERSION)) {
-    throw refusal(
-      `Helm ${version} is older than ${MINIMUM_HELM_VERSION}, the first with --reset-then-reuse-values that the upgrade needs.`,
-      `Set helm-version to v${MINIMUM_HELM_VERSION} or newer (the default is a tested version).`,
-    );
-  }
-  if (parsed.major !== 3 && parsed.major !== 4) {
-    throw refusal(
-      `Helm ${version} is not supported: the action knows the flags of Helm 3 and Helm 4 only.`,
-      'Set helm-version to a Helm 3 (>= 3.14.0) or Helm 4 release.',
-    );
-  }
-  return { version: version.startsWith('v') ? version : `v${version}`, major: parsed.major };
 }
 
 export class Helm {
@@ -100,9 +85,8 @@ export class Helm {
   }
 
   /**
-   * Reads the binary's version and refuses Helm older than `MINIMUM_HELM_VERSION` (or newer
-   * than 4.x). Repository config and cache go to a private directory, so the user's own Helm
-   * repository list is never edited.
+   * Repository config, cache and registry logins go to a private directory, so the user's own
+   * Helm configuration is never edited and no credentials outlive the run.
    */
   static async create(options: HelmOptions): Promise<Helm> {
     const ownedDir = options.repositoryDir
@@ -116,6 +100,8 @@ export class Helm {
       {
         HELM_REPOSITORY_CONFIG: join(repositoryDir, 'repositories.yaml'),
         HELM_REPOSITORY_CACHE: join(repositoryDir, 'cache'),
+        // `registry login` stores its credentials here, removed with the directory.
+        HELM_REGISTRY_CONFIG: join(repositoryDir, 'registry.json'),
       },
     ];
     if (options.kubeconfig) layers.push({ KUBECONFIG: options.kubeconfig });
@@ -126,21 +112,8 @@ export class Helm {
         else env[key] = value;
       }
     }
-
-    try {
-      const result = await run(
-        options.binary,
-        'version',
-        ['version', '--template', '{{.Version}}'],
-        env,
-      );
-      if (result.exitCode !== 0) throw new HelmError('version', result.exitCode, result.stderr);
-      const { version, major } = checkHelmVersion(result.stdout.trim(), options.binary);
-      return new Helm(options.binary, version, major, env, ownedDir);
-    } catch (error) {
-      if (ownedDir) await rm(ownedDir, { recursive: true, force: true });
-      throw error;
-    }
+    const major = semver.major(options.version) === 4 ? 4 : 3;
+    return new Helm(options.binary, options.version, major, env, ownedDir);
   }
 
   /** Removes the private repository directory `create` made (not one passed in). */
@@ -210,14 +183,38 @@ export class Helm {
    * Adds (or re-points) a repository in the action's private repository list; a password goes
    * on stdin, never on the command line.
    */
-  async repoAdd(
-    name: string,
-    url: string,
-    auth?: { username: string; password: string },
-  ): Promise<void> {
-    const args = ['repo', 'add', name, url, '--force-update'];
-    if (auth) args.push('--username', auth.username, '--password-stdin');
-    await this.execOrThrow('repo add', args, auth?.password);
+  async repoAdd(name: string, url: string, access: RepositoryAccess = {}): Promise<void> {
+    const args = ['repo', 'add', name, url, '--force-update', ...caArgs(access.caFile)];
+    if (access.auth) args.push('--username', access.auth.username, '--password-stdin');
+    await this.execOrThrow('repo add', args, access.auth?.password);
+  }
+
+  /**
+   * Logs in to an OCI registry (`host[:port]`) for the later pulls, in the action's private
+   * registry config; the password goes on stdin.
+   */
+  async registryLogin(host: string, auth: Credentials, caFile?: string): Promise<void> {
+    const args = ['registry', 'login', host, ...caArgs(caFile)];
+    args.push('--username', auth.username, '--password-stdin');
+    await this.execOrThrow('registry login', args, auth.password);
+  }
+
+  /**
+   * The chart `version` of an OCI chart reference (`oci://host/path/chart`), or undefined when
+   * the registry has no such tag.
+   */
+  async showChart(
+    chartRef: string,
+    version: string,
+    caFile?: string,
+  ): Promise<ChartVersion | undefined> {
+    const args = ['show', 'chart', chartRef, '--version', version, ...caArgs(caFile)];
+    const result = await run(this.binary, 'show chart', args, this.env);
+    if (result.exitCode !== 0) {
+      if (TAG_NOT_FOUND.test(result.stderr)) return undefined;
+      throw new HelmError('show chart', result.exitCode, result.stderr);
+    }
+    return parseChartMetadata(result.stdout);
   }
 
   /**

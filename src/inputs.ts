@@ -21,9 +21,14 @@ export interface Inputs extends Targets {
   /** Kubeconfig contents (secret); undefined: use KUBECONFIG or ~/.kube/config. */
   kubeconfig: string | undefined;
   kubeContext: string | undefined;
-  /** Without user info, so it can be printed; the credentials are apart. */
+  /** An http(s) repository or an `oci://` registry path, without user info, so it can be printed. */
   chartRepository: string;
+  /** chart-repository is an OCI registry path (`oci://host/path`), not a repository index. */
+  ociRegistry: boolean;
+  /** From chart-username/chart-password or the URL's user info. */
   chartRepositoryAuth: Credentials | undefined;
+  /** Absolute path of a PEM bundle of the CAs the repository's certificate is checked against. */
+  chartCaFile: string | undefined;
   helmVersion: string;
   /** Without user info, so it can be printed; the credentials are apart. */
   helmDownloadBaseUrl: string;
@@ -114,6 +119,17 @@ function readValuesFile(path: string): Values {
   return values as Values;
 }
 
+/** CA bundles are small: a larger file is not one. */
+const MAX_PEM_FILE_BYTES = 1024 * 1024;
+
+function readPemFile(path: string): string {
+  accessSync(path, constants.R_OK);
+  const stats = statSync(path);
+  if (!stats.isFile()) throw new Error('not a file');
+  if (stats.size > MAX_PEM_FILE_BYTES) throw new Error(`${stats.size} bytes, too large`);
+  return readFileSync(path, 'utf8');
+}
+
 type Reader = (name: string) => string;
 
 /**
@@ -128,6 +144,20 @@ export function getInputs(
   const bad = (name: string, value: string, allowed: string) =>
     problems.push(`${name}: '${value}' is not valid; ${allowed}.`);
   const get = (name: string) => read(name).trim();
+  const inWorkspace = (path: string) => (isAbsolute(path) ? path : resolve(workspace, path));
+  const caFile = (name: string): string | undefined => {
+    const raw = get(name);
+    if (!raw) return undefined;
+    const path = inWorkspace(raw);
+    try {
+      if (!readPemFile(path).includes('-----BEGIN CERTIFICATE-----')) {
+        throw new Error('no certificate in it');
+      }
+    } catch (error) {
+      bad(name, raw, `expected a PEM file of CA certificates (${(error as Error).message})`);
+    }
+    return path;
+  };
 
   const releaseName = get('release-name');
   if (!releaseName)
@@ -184,17 +214,22 @@ export function getInputs(
   const targetChartVersion = chartVersion('target-chart-version');
   const intermediateChartVersion = chartVersion('intermediate-chart-version');
 
-  const url = (name: string): [string, Credentials | undefined] => {
+  const url = (name: string, protocols: string[]): [string, Credentials | undefined] => {
     const raw = get(name).replace(/\/+$/, '');
     let parsed: URL | undefined;
     try {
       parsed = new URL(raw);
     } catch {}
-    if (!parsed || !['http:', 'https:'].includes(parsed.protocol)) {
-      bad(name, redactUrl(raw), 'expected an http(s) URL');
+    if (!parsed?.host || !protocols.includes(parsed.protocol) || parsed.search || parsed.hash) {
+      bad(
+        name,
+        redactUrl(raw),
+        `expected a ${protocols.map((p) => `${p}//`).join(', ')} URL with a host and no query`,
+      );
       return [raw, undefined];
     }
-    if (!parsed.username && !parsed.password) return [raw, undefined];
+    // Helm knows a registry by a lower-case `oci://`: the URL's own spelling gives it.
+    if (!parsed.username && !parsed.password) return [parsed.href.replace(/\/+$/, ''), undefined];
     const auth = {
       username: decodeURIComponent(parsed.username),
       password: decodeURIComponent(parsed.password),
@@ -204,8 +239,27 @@ export function getInputs(
     parsed.password = '';
     return [parsed.href.replace(/\/+$/, ''), auth];
   };
-  const [chartRepository, chartRepositoryAuth] = url('chart-repository');
-  const [helmDownloadBaseUrl, helmDownloadAuth] = url('helm-download-base-url');
+  const [chartRepository, urlAuth] = url('chart-repository', ['https:', 'http:', 'oci:']);
+  const [helmDownloadBaseUrl, helmDownloadAuth] = url('helm-download-base-url', [
+    'https:',
+    'http:',
+  ]);
+  const chartUsername = get('chart-username');
+  const chartPassword = get('chart-password');
+  if (chartPassword) core.setSecret(chartPassword);
+  let chartRepositoryAuth = urlAuth;
+  if (chartUsername || chartPassword) {
+    if (urlAuth) {
+      problems.push(
+        'chart-username and chart-password: chart-repository has credentials in its URL too; give them once.',
+      );
+    } else if (!chartUsername || !chartPassword) {
+      problems.push('chart-username and chart-password: set both, or neither.');
+    } else {
+      chartRepositoryAuth = { username: chartUsername, password: chartPassword };
+    }
+  }
+  const chartCaFile = caFile('chart-ca-file');
 
   const chartName = get('chart-name');
   if (!CHART_NAME.test(chartName))
@@ -223,6 +277,8 @@ export function getInputs(
       helmRaw,
       `expected a Helm release of at least v${MINIMUM_HELM_VERSION}, such as v3.19.0`,
     );
+  } else if (semver.major(helmVersion) > 4) {
+    bad('helm-version', helmRaw, 'the action knows the flags of Helm 3 and Helm 4 only');
   }
 
   const sha = get('helm-sha256').toLowerCase();
@@ -260,7 +316,7 @@ export function getInputs(
     .map((line) => line.trim())
     .filter(Boolean)
     .flatMap((file) => {
-      const path = isAbsolute(file) ? file : resolve(workspace, file);
+      const path = inWorkspace(file);
       try {
         return [{ path, values: readValuesFile(path) }];
       } catch (error) {
@@ -285,7 +341,9 @@ export function getInputs(
     intermediateVersion,
     intermediateChartVersion,
     chartRepository,
+    ociRegistry: chartRepository.startsWith('oci://'),
     chartRepositoryAuth,
+    chartCaFile,
     chartName,
     helmVersion: helmVersion as string,
     helmDownloadBaseUrl,

@@ -13,7 +13,6 @@ import { watchSignals } from './process.ts';
 import { newProgress } from './progress.ts';
 import { setOutputs, writeSummary } from './report.ts';
 import {
-  addRepository,
   askMilvus,
   checkCharts,
   compareMilvus,
@@ -23,6 +22,7 @@ import {
   MILVUS_OFF,
   makePlan,
   milvusTarget,
+  openRepository,
   predictContext,
   readInputs,
   readRelease,
@@ -65,7 +65,7 @@ export async function run(): Promise<void> {
     const session = await core.group('Cluster', () => connect(input, installed.path));
     ({ kube, helm } = session);
     // Adding the repository needs nothing from the cluster: let it run while the release is read.
-    const available = inBackground(addRepository(session.helm, input));
+    const available = inBackground(openRepository(session.helm, input));
     repository = available;
 
     const before = await core.group('Release', () => readRelease(session, input));

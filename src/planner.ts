@@ -97,8 +97,10 @@ export function chooseHops(a: Assessment, t: Targets): HopChoice[] {
 export interface ArgsContext {
   release: string;
   namespace: string;
-  /** `<repo>/<chart>` as added to the private Helm repository config. */
+  /** `<repo>/<chart>` as added to the private Helm repository config, or `oci://…/<chart>`. */
   chartRef: string;
+  /** The chart-ca-file input. */
+  caFile?: string | undefined;
   helmMajor: 3 | 4;
   timeout: string;
 }

@@ -60,7 +60,9 @@ export async function connect(i: Inputs, helmPath: string): Promise<Session> {
     context: i.kubeContext,
     tempDir: process.env.RUNNER_TEMP || '/tmp',
   });
-  const created = inBackground(Helm.create({ binary: helmPath, env: kube.helmEnv }));
+  const created = inBackground(
+    Helm.create({ binary: helmPath, version: i.helmVersion, env: kube.helmEnv }),
+  );
   try {
     const [gitVersion, namespace, helm] = await Promise.all([
       kube.serverVersion(),
@@ -94,11 +96,32 @@ export async function connect(i: Inputs, helmPath: string): Promise<Session> {
   }
 }
 
-/** Adds the chart repository to the action's private list and lists the chart's versions. */
-export async function addRepository(helm: Helm, i: Inputs): Promise<ChartVersion[]> {
-  // `repo add` downloads the index into the private cache: no `repo update` needed after it.
-  await helm.repoAdd(REPO, i.chartRepository, i.chartRepositoryAuth);
-  return helm.searchVersions(`${REPO}/${i.chartName}`);
+/** Where Helm takes the chart from: the OCI registry path, or the repository added as REPO. */
+export function chartRef(i: Inputs): string {
+  return i.ociRegistry ? `${i.chartRepository}/${i.chartName}` : `${REPO}/${i.chartName}`;
+}
+
+/**
+ * Adds the chart repository to the action's private list, or logs in to the OCI registry (in a
+ * private registry config), and finds the chart's versions.
+ */
+export async function openRepository(helm: Helm, i: Inputs): Promise<ChartVersion[]> {
+  if (!i.ociRegistry) {
+    // `repo add` downloads the index into the private cache: no `repo update` needed after it.
+    const access = { auth: i.chartRepositoryAuth, caFile: i.chartCaFile };
+    await helm.repoAdd(REPO, i.chartRepository, access);
+    return helm.searchVersions(chartRef(i));
+  }
+  if (i.chartRepositoryAuth) {
+    const host = new URL(i.chartRepository).host;
+    await helm.registryLogin(host, i.chartRepositoryAuth, i.chartCaFile);
+  }
+  // A registry has no index to search: ask for the versions the hops use.
+  const versions = [...new Set([i.intermediateChartVersion, i.targetChartVersion])];
+  const found = await Promise.all(
+    versions.map((version) => helm.showChart(chartRef(i), version, i.chartCaFile)),
+  );
+  return found.filter((chart) => chart !== undefined);
 }
 
 export interface ReleaseRead {
@@ -140,7 +163,10 @@ export function checkCharts(
   available: ChartVersion[],
   hops: readonly HopChoice[],
 ): void {
-  core.info(`${i.chartRepository}: ${available.length} versions of ${i.chartName}`);
+  // A registry is asked for the hops' versions only: a count would say nothing.
+  if (!i.ociRegistry) {
+    core.info(`${i.chartRepository}: ${available.length} versions of ${i.chartName}`);
+  }
   checkChartVersions({ repository: i.chartRepository, chartName: i.chartName }, available, hops);
   for (const hop of hops) {
     const chart = available.find((c) => c.version === hop.chartVersion);
@@ -319,7 +345,8 @@ export function predictContext(
   return {
     release: i.releaseName,
     namespace: i.namespace,
-    chartRef: `${REPO}/${i.chartName}`,
+    chartRef: chartRef(i),
+    caFile: i.chartCaFile,
     helmMajor: helm.major,
     timeout: i.timeout,
     valuesFiles: i.valuesFiles,

@@ -166,11 +166,12 @@ const SERVICE_CIDR = '10.96.0.0/16';
 const POD_CIDR = '10.244.0.0/16';
 const HARNESS_USER = 'control-plane-harness';
 
-function freePort(): Promise<number> {
+/** A port nothing listens on at `address` now (another process may take it before it is used). */
+export function freePort(address = '127.0.0.1'): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer();
     server.on('error', reject);
-    server.listen(0, '127.0.0.1', () => {
+    server.listen(0, address, () => {
       const address = server.address();
       server.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
     });
@@ -198,8 +199,10 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
   try {
     return await startOnce(options);
   } catch (error) {
-    // A free port picked here can be taken by another process before a component binds it.
-    if (!/address already in use/.test(String(error))) throw error;
+    // A free port picked here can be taken by another process before a component binds it; and
+    // once in a long while a start stalls (a Node never Ready). A second start is a fresh one.
+    if (!/address already in use|timed out waiting/.test(String(error))) throw error;
+    console.error(`control plane: starting again after: ${String(error).split('\n')[0]}`);
     return startOnce(options);
   }
 }

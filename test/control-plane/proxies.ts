@@ -134,7 +134,15 @@ export function toxiproxyFaults(apiPort: number, log: string): ConnectionFaults 
   const faults: ConnectionFaults = {
     async resets({ connections, rate = 1 } = {}) {
       await removeResets();
-      const start = accepted();
+      // Toxiproxy logs a connection a moment after accepting it: count from a quiet log, so that
+      // an earlier request's connection is not taken for one of these.
+      let start = accepted();
+      for (let quiet = false; !quiet; ) {
+        await new Promise((resolve) => setTimeout(resolve, 50));
+        const now = accepted();
+        quiet = now === start;
+        start = now;
+      }
       // Upstream: the client's first bytes (its TLS ClientHello, or its next request) trigger it.
       await toxic('resets', 'reset_peer', 'upstream', rate, { timeout: 0 });
       if (connections !== undefined) {

@@ -1,5 +1,5 @@
-// A throwaway certificate authority and a server certificate for 127.0.0.1 and localhost, made at
-// start. Clients verify the server against the CA, as they would on a real cluster.
+// A throwaway certificate authority and a server certificate for 127.0.0.1 and localhost (and any
+// other addresses asked for), made at start. Clients verify the server against the CA, as they would on a real cluster.
 import { webcrypto } from 'node:crypto';
 // @peculiar/x509 resolves its services through tsyringe, which needs the Reflect metadata API.
 import 'reflect-metadata';
@@ -20,7 +20,8 @@ function serial(): string {
     .replace(/^[89a-f]/, '1');
 }
 
-export async function makeCertificates(): Promise<ServerCertificates> {
+/** `ips`: the server's addresses besides 127.0.0.1, named in its certificate. */
+export async function makeCertificates(ips: string[] = []): Promise<ServerCertificates> {
   const notBefore = new Date(Date.now() - DAY);
   const notAfter = new Date(Date.now() + 30 * DAY);
   const caKeys = (await webcrypto.subtle.generateKey(ALGORITHM, true, [
@@ -64,7 +65,7 @@ export async function makeCertificates(): Promise<ServerCertificates> {
       ),
       new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.serverAuth]),
       new x509.SubjectAlternativeNameExtension([
-        { type: 'ip', value: '127.0.0.1' },
+        ...['127.0.0.1', ...ips].map((value) => ({ type: 'ip' as const, value })),
         { type: 'dns', value: 'localhost' },
       ]),
       await x509.AuthorityKeyIdentifierExtension.create(ca),

@@ -39,7 +39,7 @@ describe('hop 2 never gets a ready streaming node, and the next run resumes at h
     await world.cluster.faults.unready('component=streamingnode', 'NotReady');
     // Long enough for hop 1 to land on a busy machine (Helm's apply alone takes seconds against a
     // real API server); hop 2 then waits this long for the streaming node.
-    const run = await act(world, { timeout: '1m' });
+    const run = await act(world, { timeout: '40s' });
     assert.equal(run.exitCode, 1, tail(run));
 
     const message = failure(run);

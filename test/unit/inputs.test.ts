@@ -11,6 +11,10 @@ const workspace = mkdtempSync(join(tmpdir(), 'inputs-'));
 writeFileSync(join(workspace, 'ok.yaml'), 'queryNode:\n  replicas: 2\n');
 writeFileSync(join(workspace, 'list.yaml'), '- a\n- b\n');
 writeFileSync(join(workspace, 'broken.yaml'), 'a: 1\npassword: "s3cr3t-in-yaml\n');
+writeFileSync(
+  join(workspace, 'ca.pem'),
+  '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n',
+);
 writeFileSync(join(workspace, 'huge.yaml'), `a: "${'x'.repeat(600 * 1024)}"\n`);
 
 function inputs(overrides: Record<string, string>) {
@@ -113,9 +117,34 @@ describe('inputs', () => {
       /chart-repository: 'zilliztech'/,
     ],
     [
-      'repository an OCI reference',
-      { 'chart-repository': 'oci://registry/milvus' },
-      /chart-repository.*http/,
+      'repository of another scheme',
+      { 'chart-repository': 'ftp://charts.example/milvus' },
+      /chart-repository: 'ftp:\/\/charts\.example\/milvus'.*https:\/\/, http:\/\/, oci:\/\/ URL/,
+    ],
+    [
+      'repository with a query',
+      { 'chart-repository': 'https://charts.example/?token=x' },
+      /chart-repository: .*no query/,
+    ],
+    [
+      'chart password without a user name',
+      { 'chart-password': 'pw' },
+      /chart-username and chart-password: set both, or neither\./,
+    ],
+    [
+      'chart credentials twice',
+      {
+        'chart-repository': 'https://u:p@charts.example',
+        'chart-username': 'u',
+        'chart-password': 'p',
+      },
+      /credentials in its URL too; give them once/,
+    ],
+    ['CA file missing', { 'chart-ca-file': 'nope.pem' }, /chart-ca-file: 'nope\.pem'.*ENOENT/],
+    [
+      'CA file without a certificate',
+      { 'chart-ca-file': 'list.yaml' },
+      /chart-ca-file: 'list\.yaml'.*no certificate in it/,
     ],
     ['chart name with a slash', { 'chart-name': 'zilliztech/milvus' }, /chart-name/],
     ['helm too old', { 'helm-version': 'v3.13.3' }, /helm-version: 'v3\.13\.3'.*3\.14\.0/],
@@ -139,6 +168,7 @@ describe('inputs', () => {
       ],
     ),
     ['Helm older than 3.14', { 'helm-version': 'v3.13.3' }, /helm-version: 'v3\.13\.3'/],
+    ['Helm 5', { 'helm-version': 'v5.0.0' }, /helm-version: 'v5\.0\.0'.*Helm 3 and Helm 4 only/],
     ['values file missing', { 'values-files': 'nope.yaml' }, /values-files: 'nope\.yaml'.*ENOENT/],
     [
       'values file not a mapping',
@@ -182,6 +212,24 @@ describe('inputs', () => {
     assert.equal(i.helmDownloadAuth, undefined);
     assert.equal(redactUrl('http://u:p@host:8080/x'), 'http://***@host:8080/x');
     assert.equal(redactUrl('http://host/a@b'), 'http://host/a@b');
+  });
+
+  test('an OCI registry path, its credentials and a CA file', () => {
+    const i = inputs({
+      'chart-repository': 'OCI://registry.example:5000/charts/',
+      'chart-username': 'robot$ci',
+      'chart-password': ' s3cret ',
+      'chart-ca-file': 'ca.pem',
+    });
+    assert.equal(i.chartRepository, 'oci://registry.example:5000/charts');
+    assert.equal(i.ociRegistry, true);
+    assert.deepEqual(i.chartRepositoryAuth, { username: 'robot$ci', password: 's3cret' });
+    assert.equal(i.chartCaFile, join(workspace, 'ca.pem'));
+    const http = inputs({ 'chart-repository': 'https://charts.example/milvus' });
+    assert.deepEqual(
+      [http.ociRegistry, http.chartRepositoryAuth, http.chartCaFile],
+      [false, undefined, undefined],
+    );
   });
 
   test('verify-milvus is on unless set false; the Milvus token is optional', () => {

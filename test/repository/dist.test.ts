@@ -11,8 +11,8 @@ import { dirname, join, relative, resolve, sep } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
-import { packageDir } from '../scripts/licenses.ts';
-import { ROOT } from './support/paths.ts';
+import { packageDir } from '../../scripts/licenses.ts';
+import { ROOT } from '../support/paths.ts';
 
 const run = promisify(execFile);
 const NODE = join(ROOT, 'node_modules', '.bin', 'node');

@@ -3,14 +3,14 @@ import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { type AddressInfo, createServer, type Socket } from 'node:net';
 import { after, before, describe, test } from 'node:test';
-import { compareInventories, confirmRows, type Inventory } from '../src/inventory.ts';
-import { connectMilvus, type Milvus } from '../src/milvus-client.ts';
+import { compareInventories, confirmRows, type Inventory } from '../../src/inventory.ts';
+import { connectMilvus, type Milvus } from '../../src/milvus-client.ts';
 import {
   type MilvusLite,
   sampleCollections,
   seed,
   startMilvusLite,
-} from './support/milvus-lite.ts';
+} from '../support/milvus-lite.ts';
 
 describe('Milvus answers health and inventory through the SDK', () => {
   let lite: MilvusLite;

@@ -9,8 +9,8 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { validateAction, validateWorkflow } from '@action-validator/core';
 import { parse, parseAllDocuments, stringify } from 'yaml';
-import { checkDocs, endMarker, startMarker, updateReadme } from '../scripts/docs.ts';
-import { ROOT } from './support/paths.ts';
+import { checkDocs, endMarker, startMarker, updateReadme } from '../../scripts/docs.ts';
+import { ROOT } from '../support/paths.ts';
 
 // ---------------------------------------------------------------------------------------------
 // The validator

@@ -5,19 +5,19 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { pathToFileURL } from 'node:url';
-import { UpgradeError } from '../src/errors.ts';
+import { UpgradeError } from '../../src/errors.ts';
 import {
   helmArchiveUrl,
   helmPlatform,
   knownChecksum,
   normalizeSha256,
   parseChecksumFile,
-} from '../src/installer.ts';
-import { HELM_CHECKSUMS } from '../src/milvus.ts';
-import { actionDefaults } from './support/action-defaults.ts';
-import { HELM_VERSIONS, type HelmVersion } from './support/helm-binaries.ts';
-import { type HelmMirror, startHelmMirror } from './support/helm-mirror.ts';
-import { ROOT } from './support/paths.ts';
+} from '../../src/installer.ts';
+import { HELM_CHECKSUMS } from '../../src/milvus.ts';
+import { actionDefaults } from '../support/action-defaults.ts';
+import { HELM_VERSIONS, type HelmVersion } from '../support/helm-binaries.ts';
+import { type HelmMirror, startHelmMirror } from '../support/helm-mirror.ts';
+import { ROOT } from '../support/paths.ts';
 
 const LINUX_X64 = helmPlatform('linux', 'x64');
 const HASH_A = 'a'.repeat(64);
