@@ -426,18 +426,12 @@ export function leftInTemp(world: World<Cluster>, jobs: Set<string>): string[] {
 /**
  * Writes through the API (anything but reads and server-side dry runs) since `since`, by Helm or
  * the action: a refused or dry run makes none. The requests of the control plane's own components
- * (controllers, scheduler, KWOK) and of the harness are not recorded. With `namespace`, writes
- * into other namespaces (by runs that test at the same time) are left out.
+ * (controllers, scheduler, KWOK) and of the harness are not recorded.
  */
-export function apiWrites(world: World<Cluster>, since: number, namespace?: string) {
-  const elsewhere = (path: string) =>
-    namespace !== undefined &&
-    path.includes('/namespaces/') &&
-    !path.includes(`/namespaces/${namespace}/`);
+export function apiWrites(world: World<Cluster>, since: number) {
   return (
     world.cluster.requests
       .filter({ since })
-      .filter((r) => !elsewhere(r.path))
       .filter(
         (r) => !['get', 'list', 'watch', 'other'].includes(r.verb) && r.query.dryRun !== 'All',
       )

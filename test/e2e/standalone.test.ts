@@ -92,58 +92,54 @@ describe('Milvus standalone', () => {
   });
   after(() => world.stop());
 
-  // Each queue's release has a namespace of its own: these upgrades run at the same time.
-  describe('each queue', { concurrency: true }, () => {
-    test('rocksmq by the 4.2.x default: both hops, rocksmq pinned against 5.0.0 woodpecker, volume kept', async () => {
-      assert.deepEqual(before_.rocks?.queue, [{ type: 'rocksmq' }]);
-      const run = await act(world, at('rocks'));
-      assertSucceeded(run);
-      const now = await standalone(world, 'rocks');
-      assert.equal(now.image, 'milvusdb/milvus:v2.6.4');
-      assert.ok(now.ready);
-      assert.ok(before_.rocks?.claim, 'the standalone data claim existed');
-      assert.equal(now.claim, before_.rocks?.claim, 'the very same data claim');
-      assert.deepEqual(now.queue, [{ type: 'rocksmq' }]);
-      assert.equal(run.outputs['message-queue'], 'rocksmq');
-      const { plan, hops } = jsonOutputs(run);
-      assert.deepEqual(
-        plan.map((hop) => [hop.hop, hop.to, hop.pins]),
-        [
-          [1, 'v2.5.16', []],
-          [2, 'v2.6.4', ['standalone.messageQueue=rocksmq']],
-        ],
+  test('rocksmq by the 4.2.x default: both hops, rocksmq pinned against 5.0.0 woodpecker, volume kept', async () => {
+    assert.deepEqual(before_.rocks?.queue, [{ type: 'rocksmq' }]);
+    const run = await act(world, at('rocks'));
+    assertSucceeded(run);
+    const now = await standalone(world, 'rocks');
+    assert.equal(now.image, 'milvusdb/milvus:v2.6.4');
+    assert.ok(now.ready);
+    assert.ok(before_.rocks?.claim, 'the standalone data claim existed');
+    assert.equal(now.claim, before_.rocks?.claim, 'the very same data claim');
+    assert.deepEqual(now.queue, [{ type: 'rocksmq' }]);
+    assert.equal(run.outputs['message-queue'], 'rocksmq');
+    const { plan, hops } = jsonOutputs(run);
+    assert.deepEqual(
+      plan.map((hop) => [hop.hop, hop.to, hop.pins]),
+      [
+        [1, 'v2.5.16', []],
+        [2, 'v2.6.4', ['standalone.messageQueue=rocksmq']],
+      ],
+    );
+    for (const hop of plan) {
+      assert.ok(
+        !hop.args.some((arg) => /mixCoordinator|streaming|indexNode/.test(arg)),
+        'no cluster flags',
       );
-      for (const hop of plan) {
-        assert.ok(
-          !hop.args.some((arg) => /mixCoordinator|streaming|indexNode/.test(arg)),
-          'no cluster flags',
-        );
-      }
-      assert.deepEqual(
-        hops.map((hop) => hop.order?.map((step) => step.component)),
-        [['standalone'], ['standalone']],
-      );
-      const last = await latestRecord(world, at('rocks'));
-      assert.deepEqual([last.revision, last.status, last.chartVersion], [3, 'deployed', '5.0.0']);
-    });
-
-    for (const [namespace, queue] of [
-      ['pulsar', 'pulsarv3'],
-      ['kafka', 'kafka'],
-    ] as const) {
-      test(`${queue} standalone keeps its queue and its volume`, async () => {
-        const run = await act(world, at(namespace));
-        assertSucceeded(run);
-        const now = await standalone(world, namespace);
-        assert.equal(now.image, 'milvusdb/milvus:v2.6.4');
-        assert.equal(now.claim, before_[namespace]?.claim);
-        assert.deepEqual(now.queue, before_[namespace]?.queue);
-        assert.equal(run.outputs['message-queue'], queue);
-      });
     }
+    assert.deepEqual(
+      hops.map((hop) => hop.order?.map((step) => step.component)),
+      [['standalone'], ['standalone']],
+    );
+    const last = await latestRecord(world, at('rocks'));
+    assert.deepEqual([last.revision, last.status, last.chartVersion], [3, 'deployed', '5.0.0']);
   });
 
-  // A fault on every standalone pod: after the upgrades above.
+  for (const [namespace, queue] of [
+    ['pulsar', 'pulsarv3'],
+    ['kafka', 'kafka'],
+  ] as const) {
+    test(`${queue} standalone keeps its queue and its volume`, async () => {
+      const run = await act(world, at(namespace));
+      assertSucceeded(run);
+      const now = await standalone(world, namespace);
+      assert.equal(now.image, 'milvusdb/milvus:v2.6.4');
+      assert.equal(now.claim, before_[namespace]?.claim);
+      assert.deepEqual(now.queue, before_[namespace]?.queue);
+      assert.equal(run.outputs['message-queue'], queue);
+    });
+  }
+
   test('a failed hop 2 names the pods, and the next run resumes it', async () => {
     // The 2.6 pod never gets ready: the fault starts once hop 2 does, and is in place within a
     // fraction of a second, well before the hop's dry run is done. The timeout leaves Helm time to

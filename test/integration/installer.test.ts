@@ -10,7 +10,6 @@ import {
   helmArchiveUrl,
   helmPlatform,
   knownChecksum,
-  normalizeSha256,
   parseChecksumFile,
 } from '../../src/installer.ts';
 import { HELM_CHECKSUMS } from '../../src/milvus.ts';
@@ -65,14 +64,6 @@ describe('installer helpers', () => {
       helmArchiveUrl('https://mirror.example/helm///', 'v4.1.4', helmPlatform('darwin', 'arm64')),
       'https://mirror.example/helm/helm-v4.1.4-darwin-arm64.tar.gz',
     );
-    assert.throws(
-      () => helmArchiveUrl('file:///etc', 'v3.19.0', LINUX_X64),
-      /not an http\(s\) URL/,
-    );
-    assert.throws(
-      () => helmArchiveUrl('get.helm.sh', 'v3.19.0', LINUX_X64),
-      /not an http\(s\) URL/,
-    );
   });
 
   test('parses sha256sum files', () => {
@@ -91,7 +82,7 @@ describe('installer helpers', () => {
 
   test('takes the input checksum first, then the carried one', () => {
     const carried = { 'v3.18.0': { 'linux-amd64': HASH_B } };
-    assert.deepEqual(knownChecksum('v3.18.0', LINUX_X64, ` ${HASH_A.toUpperCase()} `, carried), {
+    assert.deepEqual(knownChecksum('v3.18.0', LINUX_X64, HASH_A, carried), {
       sha256: HASH_A,
       source: 'input',
     });
@@ -101,8 +92,6 @@ describe('installer helpers', () => {
     });
     assert.equal(knownChecksum('v3.18.0', helmPlatform('linux', 'arm64'), '', carried), undefined);
     assert.equal(knownChecksum('v3.17.3', LINUX_X64, undefined, carried), undefined);
-    assert.throws(() => knownChecksum('v3.18.0', LINUX_X64, 'abc', carried), /helm-sha256/);
-    assert.throws(() => normalizeSha256(`sha256:${HASH_A}`), /64 hexadecimal/);
   });
 
   test("carries the default version (action.yml's) and v3.19.0 for every platform", () => {

@@ -155,6 +155,21 @@ describe('inputs', () => {
       /helm-download-base-url/,
     ],
     ['sha256 too short', { 'helm-sha256': 'abc123' }, /helm-sha256: 'abc123'/],
+    [
+      'sha256 with a prefix',
+      { 'helm-sha256': `sha256:${'a'.repeat(64)}` },
+      /helm-sha256: 'sha256:a+' is not valid; expected 64 hexadecimal digits/,
+    ],
+    [
+      'download base of another scheme',
+      { 'helm-download-base-url': 'file:///etc' },
+      /helm-download-base-url: 'file:\/\/\/etc'.*https:\/\/, http:\/\/ URL/,
+    ],
+    [
+      'download base without a scheme',
+      { 'helm-download-base-url': 'get.helm.sh' },
+      /helm-download-base-url: 'get\.helm\.sh'/,
+    ],
     ['timeout without unit', { timeout: '20' }, /timeout: '20'.*Go duration/],
     ['timeout zero', { timeout: '0s' }, /timeout: '0s'/],
     ['timeout too short to apply a hop', { timeout: '1ns' }, /timeout: '1ns'.*from 5s to 24h/],
@@ -212,6 +227,10 @@ describe('inputs', () => {
     assert.equal(i.helmDownloadAuth, undefined);
     assert.equal(redactUrl('http://u:p@host:8080/x'), 'http://***@host:8080/x');
     assert.equal(redactUrl('http://host/a@b'), 'http://host/a@b');
+  });
+
+  test('helm-sha256 is taken in either case and kept in lower case', () => {
+    assert.equal(inputs({ 'helm-sha256': ` ${'AB'.repeat(32)} ` }).helmSha256, 'ab'.repeat(32));
   });
 
   test('an OCI registry path, its credentials and a CA file', () => {
