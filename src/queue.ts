@@ -135,12 +135,8 @@ export interface KeepQueueInput {
 export function keepQueue(input: KeepQueueInput): QueueKeeping {
   const { hop, current, predicted, chartDefaults, valuesFiles } = input;
   const before = readQueue(current);
-  if (!before.queue) {
-    throw refusal(
-      `Cannot tell which message queue the release uses (${before.basis}).`,
-      'Check the release values (pulsar, pulsarv3, kafka, woodpecker, externalPulsar, externalKafka, extraConfigFiles) and enable exactly the queue Milvus uses, then re-run.',
-    );
-  }
+  // assess() has refused a release whose queue cannot be told, before any hop is predicted.
+  if (!before.queue) throw new Error(`keepQueue: no known queue (${before.basis})`);
 
   const switched = changedByFiles(current, valuesFiles, before.queue)[0];
   if (switched) {
