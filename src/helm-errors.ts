@@ -10,28 +10,21 @@ export function isBusy(error: unknown): boolean {
   return error instanceof HelmError && BUSY.test(error.stderr);
 }
 
-/** A Helm command that exited non-zero (or could not start). */
+/**
+ * A Helm command that exited non-zero (or could not start: exit code -1). The message names the
+ * command, its exit code, the end of its stderr, and what to do next.
+ */
 export class HelmError extends Error {
-  /** `status`, `upgrade`, `repo add`, … */
-  readonly subcommand: string;
-  /** Helm's exit code; -1 when it could not be started. */
-  readonly exitCode: number;
   /** Helm's stderr, trimmed and cut to `STDERR_LIMIT` characters. */
   readonly stderr: string;
-  /** What to do next. */
-  readonly hint: string;
 
   constructor(subcommand: string, exitCode: number, stderr: string) {
     const trimmed = trimStderr(stderr);
-    const hint = hintFor(subcommand, trimmed);
     super(
-      `helm ${subcommand} failed (exit code ${exitCode})${trimmed ? `: ${trimmed}` : ''}\n${hint}`,
+      `helm ${subcommand} failed (exit code ${exitCode})${trimmed ? `: ${trimmed}` : ''}\n${hintFor(subcommand, trimmed)}`,
     );
     this.name = 'HelmError';
-    this.subcommand = subcommand;
-    this.exitCode = exitCode;
     this.stderr = trimmed;
-    this.hint = hint;
   }
 }
 
