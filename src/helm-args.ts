@@ -9,7 +9,7 @@ export interface UpgradeSpec {
   /** `zilliztech/milvus` or `oci://registry.example.com/charts/milvus`. */
   chartRef: string;
   chartVersion: string;
-  /** CA bundle for the chart's registry (a repository's own is recorded by `repo add`). */
+  /** The chart-ca-file input: the CA bundle of the chart's registry or repository. */
   caFile?: string | undefined;
   /** `-f` files, in order. */
   valuesFiles?: readonly string[];

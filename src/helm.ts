@@ -34,13 +34,7 @@ const NOT_FOUND = /\brelease: not found\b/;
 /** Helm's message when an OCI registry has no such chart version (`oci://…:5.0.0: not found`). */
 const TAG_NOT_FOUND = /:\S+: not found\s*$/m;
 
-/** How to reach a private chart repository or registry. */
-export interface RepositoryAccess {
-  auth?: Credentials | undefined;
-  /** A PEM bundle of the CAs its TLS certificate is checked against. */
-  caFile?: string | undefined;
-}
-
+/** `--ca-file`: a PEM bundle of the CAs a repository's or registry's certificate is checked against. */
 function caArgs(caFile: string | undefined): string[] {
   return caFile ? ['--ca-file', caFile] : [];
 }
@@ -183,10 +177,10 @@ export class Helm {
    * Adds (or re-points) a repository in the action's private repository list; a password goes
    * on stdin, never on the command line.
    */
-  async repoAdd(name: string, url: string, access: RepositoryAccess = {}): Promise<void> {
-    const args = ['repo', 'add', name, url, '--force-update', ...caArgs(access.caFile)];
-    if (access.auth) args.push('--username', access.auth.username, '--password-stdin');
-    await this.execOrThrow('repo add', args, access.auth?.password);
+  async repoAdd(name: string, url: string, auth?: Credentials, caFile?: string): Promise<void> {
+    const args = ['repo', 'add', name, url, '--force-update', ...caArgs(caFile)];
+    if (auth) args.push('--username', auth.username, '--password-stdin');
+    await this.execOrThrow('repo add', args, auth?.password);
   }
 
   /**

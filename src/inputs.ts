@@ -95,22 +95,26 @@ export function redactUrl(raw: string): string {
   return raw.replace(/^([a-z][a-z0-9+.-]*:\/\/)[^/?#]*@/i, '$1***@');
 }
 
+/** A readable regular file of at most `maxBytes` (`what` names it in the error), as text. */
+function readSmallFile(path: string, maxBytes: number, what: string): string {
+  accessSync(path, constants.R_OK);
+  const stats = statSync(path);
+  if (!stats.isFile()) throw new Error('not a file');
+  if (stats.size > maxBytes) {
+    throw new Error(`${stats.size} bytes, more than the ${maxBytes} ${what} may have`);
+  }
+  return readFileSync(path, 'utf8');
+}
+
 /**
  * A values file as a mapping. Errors name the file's problem and line, never its text: values
  * files hold passwords.
  */
 function readValuesFile(path: string): Values {
-  accessSync(path, constants.R_OK);
-  const stats = statSync(path);
-  if (!stats.isFile()) throw new Error('not a file');
-  if (stats.size > MAX_VALUES_FILE_BYTES) {
-    throw new Error(
-      `${stats.size} bytes, more than the ${MAX_VALUES_FILE_BYTES} a values file may have`,
-    );
-  }
+  const text = readSmallFile(path, MAX_VALUES_FILE_BYTES, 'a values file');
   let values: unknown;
   try {
-    values = parse(readFileSync(path, 'utf8')) ?? {};
+    values = parse(text) ?? {};
   } catch (error) {
     const at = error instanceof YAMLError ? error.linePos?.[0] : undefined;
     throw new Error(`not valid YAML${at ? ` at line ${at.line}, column ${at.col}` : ''}`);
@@ -120,15 +124,7 @@ function readValuesFile(path: string): Values {
 }
 
 /** CA bundles are small: a larger file is not one. */
-const MAX_PEM_FILE_BYTES = 1024 * 1024;
-
-function readPemFile(path: string): string {
-  accessSync(path, constants.R_OK);
-  const stats = statSync(path);
-  if (!stats.isFile()) throw new Error('not a file');
-  if (stats.size > MAX_PEM_FILE_BYTES) throw new Error(`${stats.size} bytes, too large`);
-  return readFileSync(path, 'utf8');
-}
+const MAX_CA_FILE_BYTES = 1024 * 1024;
 
 type Reader = (name: string) => string;
 
@@ -150,7 +146,8 @@ export function getInputs(
     if (!raw) return undefined;
     const path = inWorkspace(raw);
     try {
-      if (!readPemFile(path).includes('-----BEGIN CERTIFICATE-----')) {
+      const text = readSmallFile(path, MAX_CA_FILE_BYTES, 'a CA file');
+      if (!text.includes('-----BEGIN CERTIFICATE-----')) {
         throw new Error('no certificate in it');
       }
     } catch (error) {
@@ -228,15 +225,17 @@ export function getInputs(
       );
       return [raw, undefined];
     }
-    // Helm knows a registry by a lower-case `oci://`: the URL's own spelling gives it.
-    if (!parsed.username && !parsed.password) return [parsed.href.replace(/\/+$/, ''), undefined];
-    const auth = {
-      username: decodeURIComponent(parsed.username),
-      password: decodeURIComponent(parsed.password),
-    };
-    for (const secret of [auth.password, parsed.password]) if (secret) core.setSecret(secret);
-    parsed.username = '';
-    parsed.password = '';
+    let auth: Credentials | undefined;
+    if (parsed.username || parsed.password) {
+      auth = {
+        username: decodeURIComponent(parsed.username),
+        password: decodeURIComponent(parsed.password),
+      };
+      for (const secret of [auth.password, parsed.password]) if (secret) core.setSecret(secret);
+      parsed.username = '';
+      parsed.password = '';
+    }
+    // The URL's own spelling: Helm knows a registry by a lower-case `oci://`.
     return [parsed.href.replace(/\/+$/, ''), auth];
   };
   const [chartRepository, urlAuth] = url('chart-repository', ['https:', 'http:', 'oci:']);

@@ -108,8 +108,7 @@ export function chartRef(i: Inputs): string {
 export async function openRepository(helm: Helm, i: Inputs): Promise<ChartVersion[]> {
   if (!i.ociRegistry) {
     // `repo add` downloads the index into the private cache: no `repo update` needed after it.
-    const access = { auth: i.chartRepositoryAuth, caFile: i.chartCaFile };
-    await helm.repoAdd(REPO, i.chartRepository, access);
+    await helm.repoAdd(REPO, i.chartRepository, i.chartRepositoryAuth, i.chartCaFile);
     return helm.searchVersions(chartRef(i));
   }
   if (i.chartRepositoryAuth) {

@@ -202,7 +202,7 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
     // A free port picked here can be taken by another process before a component binds it; and
     // once in a long while a start stalls (a Node never Ready). A second start is a fresh one.
     if (!/address already in use|timed out waiting/.test(String(error))) throw error;
-    console.error(`control plane: starting again after: ${String(error).split('\n')[0]}`);
+    console.error(`control plane: starting again after: ${String(error)}`);
     return startOnce(options);
   }
 }
@@ -375,7 +375,11 @@ async function startOnce(options: ControlPlaneOptions): Promise<ControlPlane> {
       for (;;) {
         if (failures.length > 0) throw new Error(failures.join('\n'));
         if (await check().catch(() => false)) return;
-        if (Date.now() > deadline) throw new Error(`control plane: timed out waiting for ${what}`);
+        if (Date.now() > deadline) {
+          // The directory goes with the failed start: keep what says why in the error.
+          const logs = [...children.keys()].map((name) => `--- ${name}:\n${logTail(name)}`);
+          throw new Error(`control plane: timed out waiting for ${what}\n${logs.join('\n')}`);
+        }
         await new Promise((resolve) => setTimeout(resolve, 100));
       }
     };

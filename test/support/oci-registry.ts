@@ -1,21 +1,19 @@
 // A private OCI registry holding the fixture Milvus charts: the CNCF Distribution registry, built
 // from the Go module proxy into ~/.cache/milvus-upgrade-action/registry/, serving TLS from its own
 // CA and asking for a password (htpasswd, bcrypt). Real Helm logs in and pushes the charts.
-import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { request } from 'node:https';
 import { networkInterfaces, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import bcrypt from 'bcryptjs';
+import { runProgram } from '../../src/process.ts';
 import { freePort } from '../control-plane/cluster.ts';
 import { makeCertificates } from '../control-plane/tls.ts';
 import { chartArchive, MILVUS_CHART_VERSIONS } from './chart-repo.ts';
 import type { Credentials } from './file-server.ts';
 import { buildOnce, goEnv, goVersion, runGo, userCacheDir } from './go-build.ts';
 import { helmBinary } from './helm-binaries.ts';
-
-const run = promisify(execFile);
 
 const VERSION = 'v3.1.2';
 const PKG = 'github.com/distribution/distribution/v3/cmd/registry';
@@ -142,17 +140,18 @@ export async function startOciRegistry(credentials: Credentials): Promise<OciReg
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
     // Helm 3.17 pushes, as a user would; its login is kept in this registry's directory.
-    const helm = helmBinary('v3.17.3');
-    const env = { ...process.env, HELM_REGISTRY_CONFIG: join(dir, 'helm-registry.json') };
-    await login(helm, host, credentials, caFile, env);
+    const env = { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: dir };
+    const helm = async (args: string[], input?: string) => {
+      const result = await runProgram(helmBinary('v3.17.3'), [...args, '--ca-file', caFile], {
+        env: { ...env, HELM_REGISTRY_CONFIG: join(dir, 'helm-registry.json') },
+        input,
+      });
+      if (result.exitCode !== 0) throw new Error(`helm ${args[0]}: ${result.stderr}`);
+    };
+    const { username, password } = credentials;
+    await helm(['registry', 'login', host, '--username', username, '--password-stdin'], password);
     for (const version of MILVUS_CHART_VERSIONS) {
-      await run(
-        helm,
-        ['push', chartArchive(version), `oci://${host}/charts`, '--ca-file', caFile],
-        {
-          env,
-        },
-      );
+      await helm(['push', chartArchive(version), `oci://${host}/charts`]);
     }
   } catch (error) {
     await stop();
@@ -164,24 +163,4 @@ export async function startOciRegistry(credentials: Credentials): Promise<OciReg
     caFile,
     stop,
   };
-}
-
-function login(
-  helm: string,
-  host: string,
-  credentials: Credentials,
-  caFile: string,
-  env: NodeJS.ProcessEnv,
-): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const args = ['registry', 'login', host, '--username', credentials.username];
-    const child = spawn(helm, [...args, '--password-stdin', '--ca-file', caFile], { env });
-    let stderr = '';
-    child.stderr.on('data', (chunk) => (stderr += chunk));
-    child.on('error', reject);
-    child.on('close', (code) =>
-      code === 0 ? resolve() : reject(new Error(`helm registry login: ${stderr}`)),
-    );
-    child.stdin.end(credentials.password);
-  });
 }
